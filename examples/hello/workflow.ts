@@ -1,0 +1,81 @@
+/**
+ * A small workflow: make data, train two models side by side inside a nested workflow, pick the
+ * better one, report. Each step is a container of the locally built Node image (see README).
+ */
+import { parallel, step, workflow } from 'scanflow';
+
+const node = 'scanflow/node:20';
+
+/** A step that runs a short Node script; `/scanflow/outputs/<name>` is where outputs go. */
+const script = (source: string): string[] => ['node', '-e', source];
+
+export default workflow(
+  'hello',
+  [
+    step('make-data', {
+      image: node,
+      command: script(
+        "const fs=require('fs');fs.mkdirSync('/scanflow/outputs/data',{recursive:true});" +
+          'const xs=Array.from({length:100},(_, i)=>i/10);' +
+          "fs.writeFileSync('/scanflow/outputs/data/points.json',JSON.stringify(xs.map(x=>[x,2*x+1])));" +
+          "console.log('wrote',xs.length,'points')"
+      ),
+      outputs: ['data']
+    }),
+    workflow('train', [
+      parallel('models', [
+        step('linear', {
+          image: node,
+          command: script(
+            "const fs=require('fs');const p=JSON.parse(fs.readFileSync('/scanflow/inputs/data/points.json'));" +
+              'const n=p.length,sx=p.reduce((s,q)=>s+q[0],0),sy=p.reduce((s,q)=>s+q[1],0);' +
+              'const sxx=p.reduce((s,q)=>s+q[0]*q[0],0),sxy=p.reduce((s,q)=>s+q[0]*q[1],0);' +
+              'const a=(n*sxy-sx*sy)/(n*sxx-sx*sx),b=(sy-a*sx)/n;' +
+              "fs.mkdirSync('/scanflow/outputs/linear',{recursive:true});" +
+              "fs.writeFileSync('/scanflow/outputs/linear/model.json',JSON.stringify({a,b,mse:0}));console.log('a',a,'b',b)"
+          ),
+          inputs: ['data'],
+          outputs: ['linear'],
+          resources: { cpus: 0.5, memory: '256m' }
+        }),
+        step('mean', {
+          image: node,
+          command: script(
+            "const fs=require('fs');const p=JSON.parse(fs.readFileSync('/scanflow/inputs/data/points.json'));" +
+              'const m=p.reduce((s,q)=>s+q[1],0)/p.length;const mse=p.reduce((s,q)=>s+(q[1]-m)**2,0)/p.length;' +
+              "fs.mkdirSync('/scanflow/outputs/mean',{recursive:true});" +
+              "fs.writeFileSync('/scanflow/outputs/mean/model.json',JSON.stringify({m,mse}));console.log('mse',mse)"
+          ),
+          inputs: ['data'],
+          outputs: ['mean'],
+          resources: { cpus: 0.5, memory: '256m' }
+        })
+      ]),
+      step('pick', {
+        image: node,
+        command: script(
+          "const fs=require('fs');const r=n=>JSON.parse(fs.readFileSync('/scanflow/inputs/'+n+'/model.json'));" +
+            "const best=['linear','mean'].sort((x,y)=>r(x).mse-r(y).mse)[0];" +
+            "fs.mkdirSync('/scanflow/outputs/best',{recursive:true});fs.writeFileSync('/scanflow/outputs/best/name.txt',best);" +
+            "console.log('best model:',best)"
+        ),
+        inputs: ['linear', 'mean'],
+        outputs: ['best'],
+        retries: 1
+      })
+    ]),
+    step('report', {
+      image: node,
+      command: script(
+        "console.log('best model is', require('fs').readFileSync('/scanflow/inputs/best/name.txt','utf8'))"
+      ),
+      inputs: ['best'],
+      parameters: { audience: 'team' },
+      timeout: 60
+    })
+  ],
+  {
+    description: 'Hello, Scanflow: a nested workflow with a parallel group.',
+    tracker: { scope: 'workflow' }
+  }
+);

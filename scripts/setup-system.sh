@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs and starts what Scanflow's tests and demo need on a fresh Debian machine:
+# the Docker engine (Debian's docker.io), Chromium for UI tests, debootstrap for local base images.
+# Idempotent: safe to run again; does nothing that is already done.
+set -euo pipefail
+
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+dpkg -s python3-venv >/dev/null 2>&1 || true
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]} from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Start dockerd in the background unless an engine already answers.
+if ! docker info >/dev/null 2>&1; then
+  echo "setup: starting dockerd"
+  mkdir -p /var/log
+  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start; see /var/log/dockerd.log" >&2; tail -20 /var/log/dockerd.log >&2; exit 1; }
+fi
+echo "setup: docker engine $(docker version --format '{{.Server.Version}}') is up"

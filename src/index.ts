@@ -1,0 +1,3 @@
+/** Scanflow: build, run, track and debug containerized ML workflows. */
+export * from './workflow';
+export { loadWorkflow } from './cli/load';
