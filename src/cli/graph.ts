@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
 import {
+  WORKFLOW_SCHEMA,
   buildGraph,
   criticalPath,
   stages,
@@ -7,11 +10,16 @@ import {
   toYAML,
   type WorkflowSpec
 } from '../workflow';
+import { loadWorkflow } from './load';
+import type { Output } from './main';
 
 export type GraphFormat = 'json' | 'yaml' | 'dag' | 'dot';
 
+export const WORKFLOW_ARGUMENT =
+  'a .ts/.js module whose default export is a workflow, or a .json/.yaml file';
+
 /** The text `scanflow graph` prints for a valid workflow. */
-export function graphCommand(spec: WorkflowSpec, format: GraphFormat): string {
+export function graphText(spec: WorkflowSpec, format: GraphFormat): string {
   switch (format) {
     case 'json':
       return toJSON(spec);
@@ -31,4 +39,54 @@ export function graphCommand(spec: WorkflowSpec, format: GraphFormat): string {
       return `${JSON.stringify(dag, null, 2)}\n`;
     }
   }
+}
+
+/** `scanflow graph`, `scanflow validate` and `scanflow schema`: the definition-only commands. */
+export function registerGraphCommands(program: Command, output: Output): void {
+  const write = (text: string, file?: string): void => {
+    if (file) {
+      writeFileSync(file, text);
+    } else {
+      output.out(text);
+    }
+  };
+
+  program
+    .command('graph')
+    .description(
+      'Print a workflow: its definition (json, yaml), its flattened DAG (dag) or a Graphviz drawing (dot).'
+    )
+    .argument('<workflow>', WORKFLOW_ARGUMENT)
+    .addOption(
+      new Option('-f, --format <format>', 'output format')
+        .choices(['json', 'yaml', 'dag', 'dot'])
+        .default('json')
+    )
+    .option('-o, --output <file>', 'write to this file instead of standard output')
+    .action((path: string, options: { format: GraphFormat; output?: string }) => {
+      write(graphText(loadWorkflow(path), options.format), options.output);
+    });
+
+  program
+    .command('validate')
+    .description(
+      'Check a workflow definition and list every problem with its fix (exit code 2 when there are any).'
+    )
+    .argument('<workflow>', WORKFLOW_ARGUMENT)
+    .action((path: string) => {
+      const spec = loadWorkflow(path);
+      const graph = buildGraph(spec);
+      output.out(
+        `${path}: workflow '${spec.name}' is valid: ${graph.steps.length} steps, ` +
+          `${graph.containers.length} workflows and groups, ${stages(graph).length} stages\n`
+      );
+    });
+
+  program
+    .command('schema')
+    .description('Print the JSON schema of workflow definitions (for editors and other tools).')
+    .option('-o, --output <file>', 'write to this file instead of standard output')
+    .action((options: { output?: string }) =>
+      write(`${JSON.stringify(WORKFLOW_SCHEMA, null, 2)}\n`, options.output)
+    );
 }
