@@ -27,16 +27,14 @@ export function loadWorkflow(path: string): WorkflowSpec {
   }
   if (MODULE_EXTENSIONS.has(extension)) {
     const exports = importModule(file);
+    // `export default workflow(...)`, or a CommonJS `module.exports = workflow(...)`.
     const definition =
       exports && typeof exports === 'object' && 'default' in exports
         ? (exports as { default: unknown }).default
-        : exports;
-    if (
-      definition === undefined ||
-      (typeof definition === 'object' &&
-        definition !== null &&
-        Object.keys(definition).length === 0)
-    ) {
+        : exports && typeof exports === 'object' && 'steps' in exports
+          ? exports
+          : undefined;
+    if (definition === undefined) {
       throw new InputError(
         `${path}: the module has no default export`,
         'end the module with `export default workflow(...)`'

@@ -43,6 +43,8 @@ interface Scope {
   node: NodeSpec;
   parent?: Scope;
   children: Scope[];
+  waitsForSibling?: boolean;
+  awaitedBySibling?: boolean;
 }
 
 /**
@@ -69,6 +71,28 @@ export function buildGraph(root: WorkflowSpec, problems?: Problem[]): FlatGraph 
     }
   }
 
+  // Resolve every `after` first: inside a parallel group, a member that waits for a sibling is
+  // neither an entry nor an exit of the group.
+  const dependencies: Array<[Scope, Scope]> = [];
+  for (const scope of byId.values()) {
+    for (const dependency of scope.node.after ?? []) {
+      const target = resolve(dependency, scope, byId, rootScope);
+      if (typeof target === 'string') {
+        problems?.push({
+          where: scope.id,
+          field: 'after',
+          ...unknownDependency(dependency, target)
+        });
+      } else {
+        dependencies.push([target, scope]);
+        if (target.parent === scope.parent) {
+          scope.waitsForSibling = true;
+          target.awaitedBySibling = true;
+        }
+      }
+    }
+  }
+
   const link = (from: Scope, to: Scope): void => {
     for (const before of exits(from)) {
       for (const after of entries(to)) {
@@ -80,19 +104,8 @@ export function buildGraph(root: WorkflowSpec, problems?: Problem[]): FlatGraph 
     if (scope.node.kind === 'workflow') {
       scope.children.forEach((child, i) => i > 0 && link(scope.children[i - 1], child));
     }
-    for (const dependency of scope.node.after ?? []) {
-      const target = resolve(dependency, scope, byId, rootScope);
-      if (typeof target === 'string') {
-        problems?.push({
-          where: scope.id,
-          field: 'after',
-          ...unknownDependency(dependency, target)
-        });
-      } else {
-        link(target, scope);
-      }
-    }
   }
+  dependencies.forEach(([target, scope]) => link(target, scope));
 
   const edges: Array<[string, string]> = [];
   for (const step of steps) {
@@ -135,7 +148,10 @@ function entries(scope: Scope): string[] {
   if (scope.node.kind === 'step') {
     return [scope.id];
   }
-  const first = scope.node.kind === 'workflow' ? scope.children.slice(0, 1) : scope.children;
+  const first =
+    scope.node.kind === 'workflow'
+      ? scope.children.slice(0, 1)
+      : scope.children.filter(child => !child.waitsForSibling);
   return first.flatMap(entries);
 }
 
@@ -144,7 +160,10 @@ function exits(scope: Scope): string[] {
   if (scope.node.kind === 'step') {
     return [scope.id];
   }
-  const last = scope.node.kind === 'workflow' ? scope.children.slice(-1) : scope.children;
+  const last =
+    scope.node.kind === 'workflow'
+      ? scope.children.slice(-1)
+      : scope.children.filter(child => !child.awaitedBySibling);
   return last.flatMap(exits);
 }
 

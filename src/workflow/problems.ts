@@ -14,7 +14,7 @@ export interface Problem {
 export function formatProblem(problem: Problem): string {
   const position =
     problem.line !== undefined ? ` (line ${problem.line}, column ${problem.column ?? 1})` : '';
-  const fix = problem.fix ? ` Fix: ${problem.fix}` : '';
+  const fix = problem.fix ? ` Fix: ${problem.fix}.` : '';
   const field = problem.field ? ` (${problem.field})` : '';
   return `${problem.where}${field}${position}: ${problem.message}.${fix}`;
 }

@@ -79,6 +79,9 @@ function translate(definition: unknown, error: ErrorObject): Problem | undefined
   const params = error.params as Record<string, unknown>;
   const value = field ? valueAt(definition, error.instancePath) : undefined;
   const at = field || 'this node';
+  if (field.endsWith('memory') && error.keyword !== 'oneOf') {
+    return undefined; // the branches of memory's oneOf; reported once below
+  }
   switch (error.keyword) {
     case 'if':
     case 'oneOf':
@@ -138,11 +141,13 @@ function translate(definition: unknown, error: ErrorObject): Problem | undefined
     case 'exclusiveMinimum': {
       const limit = Number(params.limit);
       const bound = error.keyword === 'minimum' ? `at least ${limit}` : `greater than ${limit}`;
+      const fixBound =
+        error.keyword === 'minimum' ? `of at least ${limit}` : `greater than ${limit}`;
       return {
         where,
         field,
         message: `${at} must be ${bound}, got ${show(value)}`,
-        fix: `use a number ${bound}, or remove '${field}'`
+        fix: `use a value ${fixBound}, or remove '${field}'`
       };
     }
     case 'minItems':

@@ -1,3 +1,4 @@
+import { parse as parseLenient, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import YAML from 'yaml';
 import { DefinitionError } from './problems';
 import type { WorkflowSpec } from './types';
@@ -19,15 +20,17 @@ export function fromJSON(text: string, source = 'workflow.json'): WorkflowSpec {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    const message = (error as Error).message;
-    const { line, column } = jsonErrorPosition(text, message);
+    const { line, column, reason } = jsonErrorPosition(text);
+    const detail = reason
+      ? `${reason.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}`
+      : (error as Error).message;
     throw new DefinitionError(
       [
         {
           where: source,
           line,
           column,
-          message: `the JSON does not parse: ${message.replace(/\s*in JSON at position \d+.*$/, '')}`,
+          message: `the JSON does not parse: ${detail}`,
           fix: 'correct the syntax at that position (a missing comma, quote or bracket)'
         }
       ],
@@ -39,7 +42,7 @@ export function fromJSON(text: string, source = 'workflow.json'): WorkflowSpec {
 
 /** Parses and validates a YAML definition; syntax errors carry their line and column. */
 export function fromYAML(text: string, source = 'workflow.yaml'): WorkflowSpec {
-  const document = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const document = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new DefinitionError(
       document.errors.map(error => ({
@@ -55,13 +58,18 @@ export function fromYAML(text: string, source = 'workflow.yaml'): WorkflowSpec {
   return parseWorkflow(document.toJS(), source);
 }
 
-function jsonErrorPosition(text: string, message: string): { line: number; column: number } {
-  const explicit = /line (\d+) column (\d+)/.exec(message);
-  if (explicit) {
-    return { line: Number(explicit[1]), column: Number(explicit[2]) };
-  }
-  const position = /position (\d+)/.exec(message);
-  const offset = position ? Number(position[1]) : text.length;
+/**
+ * Where JSON.parse failed: its messages carry no position on every Node version, so a parser that
+ * reports offsets locates the first error.
+ */
+function jsonErrorPosition(text: string): { line: number; column: number; reason?: string } {
+  const errors: ParseError[] = [];
+  parseLenient(text, errors, { disallowComments: true, allowTrailingComma: false });
+  const offset = errors[0]?.offset ?? text.length;
   const before = text.slice(0, offset).split('\n');
-  return { line: before.length, column: before[before.length - 1].length + 1 };
+  return {
+    line: before.length,
+    column: before[before.length - 1].length + 1,
+    reason: errors[0] && printParseErrorCode(errors[0].error)
+  };
 }

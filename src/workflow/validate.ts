@@ -14,9 +14,12 @@ export function validate(definition: unknown): Problem[] {
     return problems;
   }
   const root = normalized as WorkflowSpec;
+  const before = problems.length;
   walk(root, root.name, node => problems.push(...nodeProblems(node.spec, node.id)));
+  // With duplicate ids the flattened graph is not the one the user meant: skip the cycle check.
+  const hasDuplicates = problems.slice(before).some(p => p.message.includes('is used twice in'));
   const graph = buildGraph(root, problems);
-  const cycle = findCycle(graph);
+  const cycle = hasDuplicates ? undefined : findCycle(graph);
   if (cycle) {
     problems.push({
       where: cycle[0],
