@@ -265,16 +265,31 @@ export function findCycle(graph: FlatGraph): string[] | undefined {
  * so the steps of one stage can run at the same time. Throws on a cycle.
  */
 export function stages(graph: FlatGraph): string[][] {
-  const remaining = new Map(graph.steps.map(s => [s.id, new Set(s.needs)]));
+  // Kahn's algorithm, one layer at a time: O(steps + edges).
+  const waiting = new Map(graph.steps.map(s => [s.id, s.needs.length]));
+  const dependents = new Map<string, string[]>(graph.steps.map(s => [s.id, []]));
+  graph.edges.forEach(([from, to]) => dependents.get(from)?.push(to));
+  const order = new Map(graph.steps.map((s, i) => [s.id, i]));
+  let ready = graph.steps.filter(s => s.needs.length === 0).map(s => s.id);
   const result: string[][] = [];
-  while (remaining.size > 0) {
-    const ready = [...remaining].filter(([, needs]) => needs.size === 0).map(([id]) => id);
-    if (ready.length === 0) {
-      throw new Error(`the graph has a cycle: ${(findCycle(graph) ?? []).join(' -> ')}`);
-    }
-    ready.forEach(id => remaining.delete(id));
-    remaining.forEach(needs => ready.forEach(id => needs.delete(id)));
+  let placed = 0;
+  while (ready.length > 0) {
     result.push(ready);
+    placed += ready.length;
+    const next: string[] = [];
+    for (const id of ready) {
+      for (const dependent of dependents.get(id) ?? []) {
+        const left = waiting.get(dependent)! - 1;
+        waiting.set(dependent, left);
+        if (left === 0) {
+          next.push(dependent);
+        }
+      }
+    }
+    ready = next.sort((a, b) => order.get(a)! - order.get(b)!);
+  }
+  if (placed < graph.steps.length) {
+    throw new Error(`the graph has a cycle: ${(findCycle(graph) ?? []).join(' -> ')}`);
   }
   return result;
 }
