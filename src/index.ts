@@ -1,3 +1,4 @@
 /** Scanflow: build, run, track and debug containerized ML workflows. */
 export * from './workflow';
 export { loadWorkflow } from './cli/load';
+export * from './notebook';

@@ -1,0 +1,3 @@
+/** The notebook side: display bundles for Scanflow's MIME types and `show` for tslab cells. */
+export * from './bundles';
+export * from './display';
