@@ -6,8 +6,18 @@ import { parallel, step, workflow } from 'scanflow';
 
 const node = 'scanflow/node:20';
 
-/** A step that runs a short Node script; `/scanflow/outputs/<name>` is where outputs go. */
-const script = (source: string): string[] => ['node', '-e', source];
+/**
+ * A step that runs a short Node script. `O` is the folder its outputs go to (one subfolder per
+ * output) and `I` the folder it reads inputs from: SCANFLOW_OUTPUTS and SCANFLOW_INPUTS, which both
+ * executors set (in a container they are /scanflow/outputs and /scanflow/inputs).
+ */
+const script = (source: string): string[] => [
+  'node',
+  '-e',
+  'const O=process.env.SCANFLOW_OUTPUTS,I=process.env.SCANFLOW_INPUTS;' + source,
+  // Parameters follow as `--name=value` arguments; `--` keeps node from reading them as its own.
+  '--'
+];
 
 export default workflow(
   'hello',
@@ -15,9 +25,9 @@ export default workflow(
     step('make-data', {
       image: node,
       command: script(
-        "const fs=require('fs');fs.mkdirSync('/scanflow/outputs/data',{recursive:true});" +
+        "const fs=require('fs');fs.mkdirSync(O+'/data',{recursive:true});" +
           'const xs=Array.from({length:100},(_, i)=>i/10);' +
-          "fs.writeFileSync('/scanflow/outputs/data/points.json',JSON.stringify(xs.map(x=>[x,2*x+1])));" +
+          "fs.writeFileSync(O+'/data/points.json',JSON.stringify(xs.map(x=>[x,2*x+1])));" +
           "console.log('wrote',xs.length,'points')"
       ),
       outputs: ['data']
@@ -27,12 +37,12 @@ export default workflow(
         step('linear', {
           image: node,
           command: script(
-            "const fs=require('fs');const p=JSON.parse(fs.readFileSync('/scanflow/inputs/data/points.json'));" +
+            "const fs=require('fs');const p=JSON.parse(fs.readFileSync(I+'/data/points.json'));" +
               'const n=p.length,sx=p.reduce((s,q)=>s+q[0],0),sy=p.reduce((s,q)=>s+q[1],0);' +
               'const sxx=p.reduce((s,q)=>s+q[0]*q[0],0),sxy=p.reduce((s,q)=>s+q[0]*q[1],0);' +
               'const a=(n*sxy-sx*sy)/(n*sxx-sx*sx),b=(sy-a*sx)/n;' +
-              "fs.mkdirSync('/scanflow/outputs/linear',{recursive:true});" +
-              "fs.writeFileSync('/scanflow/outputs/linear/model.json',JSON.stringify({a,b,mse:0}));console.log('a',a,'b',b)"
+              "fs.mkdirSync(O+'/linear',{recursive:true});" +
+              "fs.writeFileSync(O+'/linear/model.json',JSON.stringify({a,b,mse:0}));console.log('a',a,'b',b)"
           ),
           inputs: ['data'],
           outputs: ['linear'],
@@ -41,10 +51,10 @@ export default workflow(
         step('mean', {
           image: node,
           command: script(
-            "const fs=require('fs');const p=JSON.parse(fs.readFileSync('/scanflow/inputs/data/points.json'));" +
+            "const fs=require('fs');const p=JSON.parse(fs.readFileSync(I+'/data/points.json'));" +
               'const m=p.reduce((s,q)=>s+q[1],0)/p.length;const mse=p.reduce((s,q)=>s+(q[1]-m)**2,0)/p.length;' +
-              "fs.mkdirSync('/scanflow/outputs/mean',{recursive:true});" +
-              "fs.writeFileSync('/scanflow/outputs/mean/model.json',JSON.stringify({m,mse}));console.log('mse',mse)"
+              "fs.mkdirSync(O+'/mean',{recursive:true});" +
+              "fs.writeFileSync(O+'/mean/model.json',JSON.stringify({m,mse}));console.log('mse',mse)"
           ),
           inputs: ['data'],
           outputs: ['mean'],
@@ -54,9 +64,9 @@ export default workflow(
       step('pick', {
         image: node,
         command: script(
-          "const fs=require('fs');const r=n=>JSON.parse(fs.readFileSync('/scanflow/inputs/'+n+'/model.json'));" +
+          "const fs=require('fs');const r=n=>JSON.parse(fs.readFileSync(I+'/'+n+'/model.json'));" +
             "const best=['linear','mean'].sort((x,y)=>r(x).mse-r(y).mse)[0];" +
-            "fs.mkdirSync('/scanflow/outputs/best',{recursive:true});fs.writeFileSync('/scanflow/outputs/best/name.txt',best);" +
+            "fs.mkdirSync(O+'/best',{recursive:true});fs.writeFileSync(O+'/best/name.txt',best);" +
             "console.log('best model:',best)"
         ),
         inputs: ['linear', 'mean'],
@@ -67,7 +77,8 @@ export default workflow(
     step('report', {
       image: node,
       command: script(
-        "console.log('best model is', require('fs').readFileSync('/scanflow/inputs/best/name.txt','utf8'))"
+        "const best=require('fs').readFileSync(I+'/best/name.txt','utf8');" +
+          "console.log('best model for the',process.env.SCANFLOW_PARAM_AUDIENCE,'is',best,process.argv.slice(1))"
       ),
       inputs: ['best'],
       parameters: { audience: 'team' },

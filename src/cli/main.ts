@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { DefinitionError } from '../workflow';
 import { EXIT, InputError } from './errors';
 import { registerGraphCommands } from './graph';
+import { registerRunCommands } from './run';
 
 const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as {
   version: string;
@@ -30,6 +31,7 @@ export function buildProgram(output: Output = processOutput): Command {
     .exitOverride()
     .configureOutput({ writeOut: output.out, writeErr: output.err });
   registerGraphCommands(program, output);
+  registerRunCommands(program, output);
   return program;
 }
 

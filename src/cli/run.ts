@@ -1,0 +1,166 @@
+import { dirname, resolve } from 'node:path';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { Option, type Command } from 'commander';
+import { clean, describeEvent, runWorkflow, seconds, type RunEvent, type RunResult } from '../run';
+import type { ExecutorKind } from '../run';
+import { InputError } from './errors';
+import { WORKFLOW_ARGUMENT } from './graph';
+import { loadWorkflow } from './load';
+import type { Output } from './main';
+
+/** Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
+const EXIT_INTERRUPTED = 130;
+
+interface RunCommandOptions {
+  executor: ExecutorKind | 'auto';
+  tracker?: string;
+  keepGoing?: boolean;
+  concurrency?: string;
+  retryDelay?: string;
+  quiet?: boolean;
+}
+
+/** `scanflow run` and `scanflow clean`. */
+export function registerRunCommands(program: Command, output: Output): void {
+  program
+    .command('run')
+    .description(
+      'Run a workflow: steps in dependency order, side by side where they can, with live progress.'
+    )
+    .argument('<workflow>', WORKFLOW_ARGUMENT)
+    .addOption(
+      new Option('-e, --executor <executor>', 'where steps run (auto: Docker when it answers)')
+        .choices(['docker', 'local', 'auto'])
+        .default('auto')
+    )
+    .option('--tracker <url>', 'tracking server, passed to steps as MLFLOW_TRACKING_URI')
+    .option('-k, --keep-going', 'after a failure, still run what does not depend on it')
+    .option('-j, --concurrency <n>', 'steps at the same time (default: the number of cores)')
+    .option('--retry-delay <ms>', 'delay before the first retry, doubled after each (default 1000)')
+    .option('-q, --quiet', "do not print the steps' output")
+    .action(async (path: string, options: RunCommandOptions) => {
+      const spec = loadWorkflow(path);
+      const run = runWorkflow(spec, {
+        executor: options.executor,
+        tracker: options.tracker,
+        keepGoing: options.keepGoing,
+        concurrency: positive(options.concurrency, '--concurrency'),
+        retryDelayMs: positive(options.retryDelay, '--retry-delay', 0),
+        baseDir: dirname(resolve(path))
+      });
+      const display = new ProgressDisplay(output, options.quiet ?? false);
+      run.on(event => display.show(event));
+      const result = await run.done;
+      display.stop();
+      process.exitCode = report(result, output);
+    });
+
+  program
+    .command('clean')
+    .description('Remove every container, network and volume that scanflow labelled.')
+    .option('--run <id>', "only this run's objects")
+    .option('--keep-volumes', 'keep the volumes that hold outputs')
+    .action(async (options: { run?: string; keepVolumes?: boolean }) => {
+      const removed = await clean({ runId: options.run, volumes: !options.keepVolumes });
+      output.out(
+        `removed ${removed.containers.length} containers, ${removed.networks.length} networks, ` +
+          `${removed.volumes.length} volumes\n`
+      );
+    });
+}
+
+function positive(value: string | undefined, option: string, min = 1): number | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < min) {
+    throw new InputError(
+      `${option} ${value} is not a whole number`,
+      `give ${option} ${min} or more`
+    );
+  }
+  return number;
+}
+
+/** Prints the end of a run and returns the exit code. */
+function report(result: RunResult, output: Output): number {
+  const count = (status: string): number => result.steps.filter(s => s.status === status).length;
+  const outputs = result.outputs
+    ? `; outputs in ${result.executor === 'docker' ? 'Docker volume' : 'folder'} ${result.outputs}`
+    : '';
+  if (result.status === 'succeeded') {
+    output.out(
+      `run ${result.id} succeeded: ${result.steps.length} steps in ${seconds(result.durationMs)}${outputs}\n`
+    );
+    return 0;
+  }
+  if (result.status === 'cancelled') {
+    output.err(
+      `scanflow: run ${result.id} was cancelled; its containers and network are removed\n`
+    );
+    return EXIT_INTERRUPTED;
+  }
+  output.err(
+    `scanflow: ${result.error?.message ?? 'the run failed'} ` +
+      `(run ${result.id}: ${count('succeeded')} succeeded, ${count('failed')} failed, ` +
+      `${count('skipped')} skipped${outputs})\n`
+  );
+  return 1;
+}
+
+/**
+ * Shows a run's events: a progress bar with the running steps at the bottom of a terminal, and a
+ * line per event above it (only the lines when the output is not a terminal).
+ */
+class ProgressDisplay {
+  private bars?: MultiBar;
+  private bar?: SingleBar;
+  private readonly running = new Set<string>();
+  private finished = 0;
+
+  constructor(
+    private readonly output: Output,
+    private readonly quiet: boolean
+  ) {}
+
+  show(event: RunEvent): void {
+    if (event.type === 'run-started' && process.stderr.isTTY && process.stdout.isTTY) {
+      this.bars = new MultiBar(
+        {
+          format: `${event.workflow} {bar} {value}/{total} steps | {duration}s | {running}`,
+          hideCursor: true,
+          clearOnComplete: true
+        },
+        Presets.shades_classic
+      );
+      this.bar = this.bars.create(event.steps.length, 0, { running: '' });
+    }
+    if (event.type === 'step-running') {
+      this.running.add(event.step);
+    }
+    if (
+      ['step-succeeded', 'step-failed', 'step-skipped', 'step-cancelled'].includes(event.type) &&
+      'step' in event
+    ) {
+      this.running.delete(event.step);
+      this.finished++;
+    }
+    this.bar?.update(this.finished, { running: [...this.running].join(', ') });
+    if (event.type === 'run-finished' || (this.quiet && event.type === 'step-log')) {
+      return;
+    }
+    const line = describeEvent(event);
+    if (line !== undefined) {
+      if (this.bars) {
+        this.bars.log(`${line}\n`);
+      } else {
+        this.output.out(`${line}\n`);
+      }
+    }
+  }
+
+  stop(): void {
+    this.bars?.stop();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Run events: what a run reports while it goes, as one typed stream. The CLI draws them as a live
+ * progress display; the notebook bridge renders them in a cell.
+ */
+
+export type ExecutorKind = 'docker' | 'local';
+
+/** Where a step is in its life. */
+export type StepStatus =
+  | 'pending'
+  | 'queued'
+  | 'building'
+  | 'running'
+  | 'retrying'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'cancelled';
+
+export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
+
+interface EventBase {
+  runId: string;
+  /** Milliseconds since the epoch. */
+  time: number;
+}
+
+export interface RunStartedEvent extends EventBase {
+  type: 'run-started';
+  workflow: string;
+  executor: ExecutorKind;
+  /** Qualified ids of every step, in definition order. */
+  steps: string[];
+}
+
+/** A line for the person watching, e.g. that the local executor is used because Docker is absent. */
+export interface NoticeEvent extends EventBase {
+  type: 'notice';
+  message: string;
+}
+
+export interface StepQueuedEvent extends EventBase {
+  type: 'step-queued';
+  step: string;
+}
+
+export interface StepBuildingEvent extends EventBase {
+  type: 'step-building';
+  step: string;
+  image: string;
+  /** True when an image built earlier from the same context was reused. */
+  cached: boolean;
+}
+
+export interface StepRunningEvent extends EventBase {
+  type: 'step-running';
+  step: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+export interface StepLogEvent extends EventBase {
+  type: 'step-log';
+  step: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface StepRetryingEvent extends EventBase {
+  type: 'step-retrying';
+  step: string;
+  /** The attempt that failed. */
+  attempt: number;
+  delayMs: number;
+  error: string;
+}
+
+export interface StepSucceededEvent extends EventBase {
+  type: 'step-succeeded';
+  step: string;
+  attempt: number;
+  durationMs: number;
+}
+
+export interface StepFailedEvent extends EventBase {
+  type: 'step-failed';
+  step: string;
+  attempt: number;
+  error: string;
+  exitCode?: number;
+}
+
+export interface StepSkippedEvent extends EventBase {
+  type: 'step-skipped';
+  step: string;
+  reason: string;
+}
+
+export interface StepCancelledEvent extends EventBase {
+  type: 'step-cancelled';
+  step: string;
+}
+
+export interface RunFinishedEvent extends EventBase {
+  type: 'run-finished';
+  status: RunStatus;
+  durationMs: number;
+  /** The first failure, as one line. */
+  error?: string;
+}
+
+export type RunEvent =
+  | RunStartedEvent
+  | NoticeEvent
+  | StepQueuedEvent
+  | StepBuildingEvent
+  | StepRunningEvent
+  | StepLogEvent
+  | StepRetryingEvent
+  | StepSucceededEvent
+  | StepFailedEvent
+  | StepSkippedEvent
+  | StepCancelledEvent
+  | RunFinishedEvent;
+
+/** An event before the run id and time are stamped on it. */
+export type EventInit = RunEvent extends infer E
+  ? E extends RunEvent
+    ? Omit<E, 'runId' | 'time'>
+    : never
+  : never;
+
+/**
+ * The event log of one run: keeps every event, so that a listener or iterator that arrives late
+ * still sees the whole run, and ends after `run-finished`.
+ */
+export class EventLog implements AsyncIterable<RunEvent> {
+  private readonly events: RunEvent[] = [];
+  private readonly listeners = new Set<(event: RunEvent) => void>();
+  private wake: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private readonly runId: string) {}
+
+  emit(init: EventInit): RunEvent {
+    const event = { ...init, runId: this.runId, time: Date.now() } as RunEvent;
+    this.events.push(event);
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken listener must not stop the run.
+      }
+    }
+    if (event.type === 'run-finished') {
+      this.closed = true;
+    }
+    this.wake.splice(0).forEach(resolve => resolve());
+    return event;
+  }
+
+  /** Calls `listener` for every event from now on; returns a function that unsubscribes. */
+  on(listener: (event: RunEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Every event so far. */
+  history(): readonly RunEvent[] {
+    return this.events;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<RunEvent> {
+    let next = 0;
+    for (;;) {
+      while (next < this.events.length) {
+        yield this.events[next++];
+      }
+      if (this.closed) {
+        return;
+      }
+      await new Promise<void>(resolve => this.wake.push(resolve));
+    }
+  }
+}

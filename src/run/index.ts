@@ -1,0 +1,16 @@
+export { runWorkflow, newRunId } from './run';
+export type { Run, RunOptions, RunResult } from './run';
+export type * from './events';
+export type { Executor, RunPlan, StepRequest, StepOutcome } from './executor';
+export type { StepReport } from './scheduler';
+export { DockerExecutor } from './docker/executor';
+export type { DockerExecutorOptions } from './docker/executor';
+export { LocalExecutor } from './local-executor';
+export type { LocalExecutorOptions } from './local-executor';
+export { LABEL } from './docker/client';
+export { clean } from './clean';
+export type { CleanOptions, CleanReport } from './clean';
+export { parameterVariable } from './step-env';
+export * from './errors';
+export { describeEvent } from './format';
+export { seconds } from './format';

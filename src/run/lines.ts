@@ -1,0 +1,29 @@
+/** Splits a byte stream into lines (without the newline), remembering the last non-empty one. */
+export class LineSplitter {
+  private rest = '';
+  last?: string;
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: Buffer | string): void {
+    const text = this.rest + chunk.toString();
+    const lines = text.split(/\r?\n/);
+    this.rest = lines.pop() ?? '';
+    lines.forEach(line => this.emit(line));
+  }
+
+  /** Emits what is left after the last newline. */
+  end(): void {
+    if (this.rest) {
+      this.emit(this.rest);
+      this.rest = '';
+    }
+  }
+
+  private emit(line: string): void {
+    if (line.trim()) {
+      this.last = line;
+    }
+    this.onLine(line);
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The local executor: each step attempt is a child process of this machine, in a working folder
+ * of its own, for machines without Docker. Outputs go to the run's outputs folder, which steps
+ * find through SCANFLOW_OUTPUTS (and SCANFLOW_INPUTS), as they do in containers. Images and
+ * resource limits do not apply here.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CommandNotFoundError, EngineError, StepConfigError } from './errors';
+import type { Executor, RunPlan, StepOutcome, StepRequest } from './executor';
+import { LineSplitter } from './lines';
+
+export interface LocalExecutorOptions {
+  /** The folder that holds one folder per run; by default `<tmp>/scanflow-runs`. */
+  workdir?: string;
+  /** Milliseconds between SIGTERM and SIGKILL when a step is stopped. */
+  stopGraceMs?: number;
+}
+
+export class LocalExecutor implements Executor {
+  readonly kind = 'local';
+  private runDir = '';
+  private readonly live = new Set<ChildProcess>();
+
+  constructor(private readonly options: LocalExecutorOptions = {}) {}
+
+  get outputs(): string {
+    return join(this.runDir, 'outputs');
+  }
+
+  async prepare(plan: RunPlan): Promise<void> {
+    const root = resolve(this.options.workdir ?? join(tmpdir(), 'scanflow-runs'));
+    this.runDir = join(root, plan.runId);
+    for (const step of plan.graph.steps) {
+      if (!step.spec.command || step.spec.command.length === 0) {
+        throw new StepConfigError(
+          'it has no command, and the local executor cannot run an image',
+          step.id,
+          "give the step a 'command', or run with --executor docker"
+        );
+      }
+    }
+  }
+
+  async open(): Promise<void> {
+    mkdirSync(this.outputs, { recursive: true });
+  }
+
+  runStep(request: StepRequest): Promise<StepOutcome> {
+    const [program, ...args] = request.command!;
+    const cwd = join(this.runDir, 'steps', request.step.id, String(request.attempt));
+    mkdirSync(cwd, { recursive: true });
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(program, args, {
+        cwd,
+        env: {
+          ...process.env,
+          ...request.env,
+          SCANFLOW_INPUTS: this.outputs,
+          SCANFLOW_OUTPUTS: this.outputs
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group, so that stopping the step stops what it started too.
+        detached: true
+      });
+      this.live.add(child);
+      const out = new LineSplitter(line => request.log('stdout', line));
+      const err = new LineSplitter(line => request.log('stderr', line));
+      child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+      child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+
+      const stop = (): void => this.stop(child);
+      request.signal.addEventListener('abort', stop);
+      if (request.signal.aborted) {
+        stop();
+      }
+      const settle = (): void => {
+        this.live.delete(child);
+        request.signal.removeEventListener('abort', stop);
+      };
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        settle();
+        reject(
+          error.code === 'ENOENT' || error.code === 'EACCES'
+            ? new CommandNotFoundError(request.step.id, program, 'the PATH of this machine')
+            : new EngineError(`the process did not start: ${error.message}`, request.step.id)
+        );
+      });
+      child.on('close', (code, signal) => {
+        settle();
+        out.end();
+        err.end();
+        resolvePromise({
+          exitCode: code ?? 128 + signalNumber(signal),
+          lastLine: err.last ?? out.last
+        });
+      });
+    });
+  }
+
+  private stop(child: ChildProcess): void {
+    const kill = (signal: NodeJS.Signals): void => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // Already gone.
+      }
+    };
+    kill('SIGTERM');
+    const timer = setTimeout(() => kill('SIGKILL'), this.options.stopGraceMs ?? 3000);
+    timer.unref();
+    child.once('close', () => clearTimeout(timer));
+  }
+
+  async close(keepOutputs: boolean): Promise<void> {
+    if (!this.runDir) {
+      return;
+    }
+    this.live.forEach(child => this.stop(child));
+    rmSync(keepOutputs ? join(this.runDir, 'steps') : this.runDir, {
+      recursive: true,
+      force: true
+    });
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return (signal && constants.signals[signal]) || 1;
+}

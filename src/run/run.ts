@@ -1,0 +1,236 @@
+/**
+ * `runWorkflow`: the one call that runs a workflow, from a notebook cell or the CLI.
+ *
+ *   const run = runWorkflow(hello, { executor: 'docker' });
+ *   for await (const event of run) console.log(event.type, 'step' in event ? event.step : '');
+ *   const result = await run.done;        // or: run.cancel()
+ */
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { flatten, type WorkflowSpec } from '../workflow';
+import { DockerExecutor, type DockerExecutorOptions } from './docker/executor';
+import { EngineError, RunError } from './errors';
+import { EventLog, type ExecutorKind, type RunEvent, type RunStatus } from './events';
+import type { Executor, RunPlan } from './executor';
+import { LocalExecutor, type LocalExecutorOptions } from './local-executor';
+import { schedule, type StepReport } from './scheduler';
+
+export interface RunOptions {
+  /**
+   * Where steps run: 'docker', 'local' (child processes), an Executor of your own, or 'auto'
+   * (the default): Docker when its engine answers, else local processes, with a notice.
+   */
+  executor?: ExecutorKind | 'auto' | Executor;
+  /** The tracking server passed to steps as MLFLOW_TRACKING_URI and SCANFLOW_TRACKER_URI. */
+  tracker?: string;
+  /** After a failure, still run every step that does not depend on it. */
+  keepGoing?: boolean;
+  /** How many steps run at the same time; by default the number of cores. */
+  concurrency?: number;
+  /** Delay before the first retry of a step, doubled for each further one (default 1000). */
+  retryDelayMs?: number;
+  /** The folder relative paths in the definition are resolved against (default: the cwd). */
+  baseDir?: string;
+  /** The run's id (default: a fresh one from the date and random digits). */
+  runId?: string;
+  /** Keep the outputs (volume or folder); by default when a step that declares outputs succeeded. */
+  keepOutputs?: boolean;
+  /** Cancel the run on SIGINT/SIGTERM (Ctrl-C, a notebook interrupt); default true. */
+  handleSignals?: boolean;
+  docker?: DockerExecutorOptions;
+  local?: LocalExecutorOptions;
+}
+
+/** How a run ended. */
+export interface RunResult {
+  id: string;
+  workflow: string;
+  status: RunStatus;
+  executor: ExecutorKind;
+  steps: StepReport[];
+  durationMs: number;
+  /** Where the outputs are kept (a Docker volume or a folder), when they are. */
+  outputs?: string;
+  /** The first failure. */
+  error?: RunError;
+}
+
+/** A run in progress: its events (as a stream, a listener, or the history) and its end. */
+export interface Run extends AsyncIterable<RunEvent> {
+  readonly id: string;
+  /** Resolves when the run has ended and everything it created is removed; never rejects. */
+  readonly done: Promise<RunResult>;
+  /** Calls `listener` for every further event; returns a function that unsubscribes. */
+  on(listener: (event: RunEvent) => void): () => void;
+  /** Every event so far. */
+  history(): readonly RunEvent[];
+  /** Stops every step, removes the run's containers, and resolves with the result. */
+  cancel(): Promise<RunResult>;
+}
+
+/**
+ * Starts a run of `spec`. Throws a DefinitionError at once when the definition is not valid;
+ * everything else (a missing image, a failing step) is reported by the run's events and result.
+ */
+export function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): Run {
+  const graph = flatten(spec);
+  const id = options.runId ?? newRunId();
+  const log = new EventLog(id);
+  const cancel = new AbortController();
+
+  const onSignal = (): void => cancel.abort();
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  if (options.handleSignals ?? true) {
+    signals.forEach(signal => process.on(signal, onSignal));
+  }
+  const plan: RunPlan = { runId: id, spec, graph, baseDir: options.baseDir ?? process.cwd() };
+  const done = execute(plan, options, log, cancel.signal).finally(() =>
+    signals.forEach(signal => process.off(signal, onSignal))
+  );
+
+  return {
+    id,
+    done,
+    on: listener => log.on(listener),
+    history: () => log.history(),
+    cancel: () => {
+      cancel.abort();
+      return done;
+    },
+    [Symbol.asyncIterator]: () => log[Symbol.asyncIterator]()
+  };
+}
+
+async function execute(
+  plan: RunPlan,
+  options: RunOptions,
+  log: EventLog,
+  cancel: AbortSignal
+): Promise<RunResult> {
+  const started = Date.now();
+  const emit = log.emit.bind(log);
+  const steps = plan.graph.steps.map(s => s.id);
+  const executor = await chooseExecutor(options, notice =>
+    emit({ type: 'notice', message: notice })
+  );
+  emit({
+    type: 'run-started',
+    workflow: plan.spec.name,
+    executor: executor.kind,
+    steps
+  });
+
+  const result: RunResult = {
+    id: plan.runId,
+    workflow: plan.spec.name,
+    status: 'failed',
+    executor: executor.kind,
+    steps: [],
+    durationMs: 0
+  };
+  let reports = new Map<string, StepReport>();
+  try {
+    await executor.prepare(plan, emit);
+    if (cancel.aborted) {
+      result.status = 'cancelled';
+    } else {
+      await executor.open();
+      reports = await schedule(
+        plan.graph,
+        executor,
+        {
+          concurrency: options.concurrency ?? Math.max(1, availableParallelism()),
+          keepGoing: options.keepGoing ?? false,
+          retryDelayMs: options.retryDelayMs ?? 1000,
+          environment: {
+            runId: plan.runId,
+            tracker: options.tracker ?? plan.spec.tracker?.url,
+            experiment: plan.spec.tracker?.experiment
+          }
+        },
+        emit,
+        cancel
+      );
+      const all = [...reports.values()];
+      result.status = cancel.aborted
+        ? 'cancelled'
+        : all.every(r => r.status === 'succeeded')
+          ? 'succeeded'
+          : 'failed';
+      result.error = all.find(r => r.error)?.error;
+    }
+  } catch (error) {
+    result.status = cancel.aborted ? 'cancelled' : 'failed';
+    result.error =
+      error instanceof RunError
+        ? error
+        : new EngineError((error as Error).message ?? String(error));
+    if (result.error.step) {
+      reports.set(result.error.step, {
+        id: result.error.step,
+        status: 'failed',
+        attempts: 0,
+        error: result.error
+      });
+      emit({
+        type: 'step-failed',
+        step: result.error.step,
+        attempt: 0,
+        error: result.error.message
+      });
+    }
+  }
+
+  const withOutputs = new Set(plan.graph.steps.filter(s => s.spec.outputs?.length).map(s => s.id));
+  const keepOutputs =
+    options.keepOutputs ??
+    [...reports.values()].some(r => r.status === 'succeeded' && withOutputs.has(r.id));
+  try {
+    await executor.close(keepOutputs);
+  } catch (error) {
+    result.error ??= new EngineError(`cleaning up failed: ${(error as Error).message}`);
+  }
+  result.outputs = keepOutputs ? executor.outputs : undefined;
+  result.steps = steps.map(
+    id => reports.get(id) ?? { id, status: 'skipped', attempts: 0, reason: 'the run did not start' }
+  );
+  result.durationMs = Date.now() - started;
+  emit({
+    type: 'run-finished',
+    status: result.status,
+    durationMs: result.durationMs,
+    error: result.error?.message
+  });
+  return result;
+}
+
+async function chooseExecutor(
+  options: RunOptions,
+  notice: (message: string) => void
+): Promise<Executor> {
+  const choice = options.executor ?? 'auto';
+  if (typeof choice === 'object') {
+    return choice;
+  }
+  if (choice === 'local') {
+    return new LocalExecutor(options.local);
+  }
+  const docker = new DockerExecutor(options.docker);
+  if (choice === 'auto') {
+    try {
+      await docker.client.ping(2000);
+    } catch {
+      notice(
+        `no Docker engine answers at ${docker.client.where}: running the steps as local processes`
+      );
+      return new LocalExecutor(options.local);
+    }
+  }
+  return docker;
+}
+
+/** A run id: the UTC date and time and four random hex digits, e.g. 20261129-140512-a1b2. */
+export function newRunId(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${randomBytes(2).toString('hex')}`;
+}

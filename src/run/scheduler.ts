@@ -1,0 +1,245 @@
+/**
+ * The scheduler: starts steps in dependency order with bounded parallelism, retries with backoff,
+ * stops steps at their timeout, skips the dependents of a failure and stops on cancel. It knows
+ * nothing of containers or processes: that is the executor's job.
+ */
+import type { FlatGraph, FlatStep } from '../workflow';
+import { EngineError, RunError, StepFailedError, StepTimeoutError } from './errors';
+import type { EventInit, StepStatus } from './events';
+import type { Executor } from './executor';
+import {
+  enclosingWorkflow,
+  parameterArguments,
+  stepEnvironment,
+  type StepEnvironment
+} from './step-env';
+
+export interface SchedulerOptions {
+  /** How many steps run at the same time. */
+  concurrency: number;
+  /** After a failure, still run every step that does not depend on it. */
+  keepGoing: boolean;
+  /** Delay before the first retry; it doubles for each further one. */
+  retryDelayMs: number;
+  environment: StepEnvironment;
+}
+
+/** How one step ended. */
+export interface StepReport {
+  id: string;
+  status: StepStatus;
+  /** Attempts started (0 when the step never ran). */
+  attempts: number;
+  exitCode?: number;
+  /** Duration of the last attempt. */
+  durationMs?: number;
+  error?: RunError;
+  /** Why the step did not run. */
+  reason?: string;
+}
+
+/** Runs the graph's steps on the executor; resolves when nothing runs any more. */
+export async function schedule(
+  graph: FlatGraph,
+  executor: Executor,
+  options: SchedulerOptions,
+  emit: (event: EventInit) => void,
+  cancel: AbortSignal
+): Promise<Map<string, StepReport>> {
+  const reports = new Map<string, StepReport>(
+    graph.steps.map(s => [s.id, { id: s.id, status: 'pending', attempts: 0 }])
+  );
+  const dependents = new Map<string, string[]>(graph.steps.map(s => [s.id, []]));
+  graph.steps.forEach(s => s.needs.forEach(before => dependents.get(before)?.push(s.id)));
+
+  const ready: FlatStep[] = [];
+  const running = new Set<Promise<void>>();
+  let stopReason: string | undefined;
+
+  const markReady = (): void => {
+    for (const step of graph.steps) {
+      const report = reports.get(step.id)!;
+      if (
+        report.status === 'pending' &&
+        step.needs.every(id => reports.get(id)!.status === 'succeeded')
+      ) {
+        report.status = 'queued';
+        ready.push(step);
+        emit({ type: 'step-queued', step: step.id });
+      }
+    }
+  };
+
+  const skipDependents = (failed: string): void => {
+    const pending = [...(dependents.get(failed) ?? [])];
+    while (pending.length > 0) {
+      const id = pending.shift()!;
+      const report = reports.get(id)!;
+      if (report.status === 'pending') {
+        report.status = 'skipped';
+        report.reason = `it depends on ${failed}, which failed`;
+        emit({ type: 'step-skipped', step: id, reason: report.reason });
+        pending.push(...(dependents.get(id) ?? []));
+      }
+    }
+  };
+
+  const start = (step: FlatStep): void => {
+    const task = runStep(step, graph, executor, options, emit, cancel, reports.get(step.id)!).then(
+      () => {
+        running.delete(task);
+        const report = reports.get(step.id)!;
+        if (report.status === 'failed') {
+          skipDependents(step.id);
+          if (!options.keepGoing && !stopReason) {
+            stopReason = `the run stopped after ${step.id} failed (--keep-going would run it)`;
+          }
+        }
+      }
+    );
+    running.add(task);
+  };
+
+  markReady();
+  for (;;) {
+    if (cancel.aborted) {
+      stopReason ??= 'the run was cancelled';
+    }
+    while (!stopReason && ready.length > 0 && running.size < options.concurrency) {
+      start(ready.shift()!);
+    }
+    if (running.size === 0) {
+      break;
+    }
+    await Promise.race(running);
+    if (!stopReason) {
+      markReady();
+    }
+  }
+
+  for (const report of reports.values()) {
+    if (report.status === 'pending' || report.status === 'queued') {
+      if (cancel.aborted) {
+        report.status = 'cancelled';
+        emit({ type: 'step-cancelled', step: report.id });
+      } else {
+        report.status = 'skipped';
+        report.reason = stopReason ?? 'it was never ready';
+        emit({ type: 'step-skipped', step: report.id, reason: report.reason });
+      }
+    }
+  }
+  return reports;
+}
+
+/** Runs the attempts of one step and records the outcome in `report`. */
+async function runStep(
+  step: FlatStep,
+  graph: FlatGraph,
+  executor: Executor,
+  options: SchedulerOptions,
+  emit: (event: EventInit) => void,
+  cancel: AbortSignal,
+  report: StepReport
+): Promise<void> {
+  const workflow = enclosingWorkflow(graph, step);
+  const retries = step.spec.retries ?? 0;
+  const timeout = step.spec.timeout;
+  const command = step.spec.command
+    ? [...step.spec.command, ...parameterArguments(step.spec.parameters)]
+    : undefined;
+
+  for (let attempt = 1; ; attempt++) {
+    report.status = 'running';
+    report.attempts = attempt;
+    emit({ type: 'step-running', step: step.id, attempt });
+    const started = Date.now();
+    const stop = new AbortController();
+    const onCancel = (): void => stop.abort();
+    cancel.addEventListener('abort', onCancel);
+    if (cancel.aborted) {
+      stop.abort();
+    }
+    let timedOut = false;
+    const timer =
+      timeout === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            stop.abort();
+          }, timeout * 1000);
+
+    let error: RunError | undefined;
+    try {
+      const outcome = await executor.runStep({
+        step,
+        workflow,
+        attempt,
+        command,
+        env: stepEnvironment(options.environment, step, workflow, attempt),
+        signal: stop.signal,
+        log: (stream, line) => emit({ type: 'step-log', step: step.id, stream, line })
+      });
+      report.exitCode = outcome.exitCode;
+      if (timedOut) {
+        error = new StepTimeoutError(step.id, timeout!);
+      } else if (outcome.exitCode !== 0) {
+        error = new StepFailedError(step.id, outcome.exitCode, outcome.lastLine);
+      }
+    } catch (thrown) {
+      error =
+        thrown instanceof RunError
+          ? thrown
+          : new EngineError((thrown as Error).message ?? String(thrown), step.id);
+    } finally {
+      clearTimeout(timer);
+      cancel.removeEventListener('abort', onCancel);
+    }
+    report.durationMs = Date.now() - started;
+
+    if (cancel.aborted) {
+      report.status = 'cancelled';
+      emit({ type: 'step-cancelled', step: step.id });
+      return;
+    }
+    if (!error) {
+      report.status = 'succeeded';
+      emit({ type: 'step-succeeded', step: step.id, attempt, durationMs: report.durationMs });
+      return;
+    }
+    if (error.retryable && attempt <= retries) {
+      const delayMs = options.retryDelayMs * 2 ** (attempt - 1);
+      report.status = 'retrying';
+      emit({ type: 'step-retrying', step: step.id, attempt, delayMs, error: error.message });
+      await sleep(delayMs, cancel);
+      if (cancel.aborted) {
+        report.status = 'cancelled';
+        emit({ type: 'step-cancelled', step: step.id });
+        return;
+      }
+      continue;
+    }
+    report.status = 'failed';
+    report.error = error;
+    emit({
+      type: 'step-failed',
+      step: step.id,
+      attempt,
+      error: error.message,
+      exitCode: report.exitCode
+    });
+    return;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}
