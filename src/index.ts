@@ -2,3 +2,4 @@
 export * from './workflow';
 export { loadWorkflow } from './cli/load';
 export * from './notebook';
+export * from './track';
