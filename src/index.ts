@@ -3,3 +3,4 @@ export * from './workflow';
 export { loadWorkflow } from './cli/load';
 export * from './notebook';
 export * from './track';
+export * from './run';

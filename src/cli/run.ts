@@ -25,7 +25,7 @@ export function registerRunCommands(program: Command, output: Output): void {
   program
     .command('run')
     .description(
-      'Run a workflow: steps in dependency order, side by side where they can, with live progress.'
+      'WorkflowRun a workflow: steps in dependency order, side by side where they can, with live progress.'
     )
     .argument('<workflow>', WORKFLOW_ARGUMENT)
     .addOption(

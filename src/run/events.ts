@@ -6,7 +6,7 @@
 export type ExecutorKind = 'docker' | 'local';
 
 /** Where a step is in its life. */
-export type StepStatus =
+export type StepRunStatus =
   | 'pending'
   | 'queued'
   | 'building'
@@ -17,7 +17,7 @@ export type StepStatus =
   | 'skipped'
   | 'cancelled';
 
-export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
+export type WorkflowRunStatus = 'succeeded' | 'failed' | 'cancelled';
 
 interface EventBase {
   runId: string;
@@ -103,7 +103,7 @@ export interface StepCancelledEvent extends EventBase {
 
 export interface RunFinishedEvent extends EventBase {
   type: 'run-finished';
-  status: RunStatus;
+  status: WorkflowRunStatus;
   durationMs: number;
   /** The first failure, as one line. */
   error?: string;

@@ -1,5 +1,5 @@
 export { runWorkflow, newRunId } from './run';
-export type { Run, RunOptions, RunResult } from './run';
+export type { WorkflowRun, RunOptions, RunResult } from './run';
 export type * from './events';
 export type { Executor, RunPlan, StepRequest, StepOutcome } from './executor';
 export type { StepReport } from './scheduler';

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { flatten, type WorkflowSpec } from '../workflow';
 import { DockerExecutor, type DockerExecutorOptions } from './docker/executor';
 import { EngineError, RunError } from './errors';
-import { EventLog, type ExecutorKind, type RunEvent, type RunStatus } from './events';
+import { EventLog, type ExecutorKind, type RunEvent, type WorkflowRunStatus } from './events';
 import type { Executor, RunPlan } from './executor';
 import { LocalExecutor, type LocalExecutorOptions } from './local-executor';
 import { schedule, type StepReport } from './scheduler';
@@ -45,7 +45,7 @@ export interface RunOptions {
 export interface RunResult {
   id: string;
   workflow: string;
-  status: RunStatus;
+  status: WorkflowRunStatus;
   executor: ExecutorKind;
   steps: StepReport[];
   durationMs: number;
@@ -56,7 +56,7 @@ export interface RunResult {
 }
 
 /** A run in progress: its events (as a stream, a listener, or the history) and its end. */
-export interface Run extends AsyncIterable<RunEvent> {
+export interface WorkflowRun extends AsyncIterable<RunEvent> {
   readonly id: string;
   /** Resolves when the run has ended and everything it created is removed; never rejects. */
   readonly done: Promise<RunResult>;
@@ -72,7 +72,7 @@ export interface Run extends AsyncIterable<RunEvent> {
  * Starts a run of `spec`. Throws a DefinitionError at once when the definition is not valid;
  * everything else (a missing image, a failing step) is reported by the run's events and result.
  */
-export function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): Run {
+export function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): WorkflowRun {
   const graph = flatten(spec);
   const id = options.runId ?? newRunId();
   const log = new EventLog(id);

@@ -5,7 +5,7 @@
  */
 import type { FlatGraph, FlatStep } from '../workflow';
 import { EngineError, RunError, StepFailedError, StepTimeoutError } from './errors';
-import type { EventInit, StepStatus } from './events';
+import type { EventInit, StepRunStatus } from './events';
 import type { Executor } from './executor';
 import {
   enclosingWorkflow,
@@ -27,7 +27,7 @@ export interface SchedulerOptions {
 /** How one step ended. */
 export interface StepReport {
   id: string;
-  status: StepStatus;
+  status: StepRunStatus;
   /** Attempts started (0 when the step never ran). */
   attempts: number;
   exitCode?: number;
