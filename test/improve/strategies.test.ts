@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import randu from '@stdlib/random-base-randu';
+import {
+  anomalyRanking,
+  entropySampling,
+  leastConfidence,
+  marginSampling,
+  randomSampling,
+  rankedBatch,
+  reconstructionErrorSampling,
+  type Matrix
+} from '../../src/improve/strategies';
+import { QueryError } from '../../src/improve/errors';
+
+// Five pool samples over three classes, chosen so that the three uncertainty measures disagree.
+const PROBABILITIES = [
+  [0.9, 0.05, 0.05], // 0: confident          1-max 0.10  margin 0.15  entropy 0.39
+  [0.4, 0.35, 0.25], // 1: spread out         1-max 0.60  margin 0.95  entropy 1.08
+  [0.5, 0.5, 0.0], //   2: a coin toss of two 1-max 0.50  margin 1.00  entropy 0.69
+  [0.34, 0.33, 0.33], // 3: nearly uniform    1-max 0.66  margin 0.99  entropy 1.10
+  [0.6, 0.2, 0.2] //    4: leaning            1-max 0.40  margin 0.60  entropy 0.95
+];
+
+describe('uncertainty strategies on a hand-made pool', () => {
+  it('least confidence picks the lowest top probability first', () => {
+    const query = leastConfidence(PROBABILITIES, 2);
+    assert.deepEqual(query.indices, [3, 1]);
+    assert.deepEqual(
+      query.scores.map(s => Number(s.toFixed(2))),
+      [0.66, 0.6]
+    );
+  });
+
+  it('margin picks the closest two best classes first', () => {
+    const query = marginSampling(PROBABILITIES, 2);
+    assert.deepEqual(query.indices, [2, 3]);
+    assert.deepEqual(
+      query.scores.map(s => Number(s.toFixed(2))),
+      [1, 0.99]
+    );
+  });
+
+  it('entropy picks the flattest distributions first', () => {
+    const query = entropySampling(PROBABILITIES, 3);
+    assert.deepEqual(query.indices, [3, 1, 4]);
+    assert.ok(Math.abs(query.scores[0] - Math.log(3)) < 1e-3);
+  });
+
+  it('a batch of the whole pool ranks every sample, ties to the lower index', () => {
+    const tied = [
+      [0.5, 0.5],
+      [0.9, 0.1],
+      [0.5, 0.5]
+    ];
+    assert.deepEqual(leastConfidence(tied, 3).indices, [0, 2, 1]);
+  });
+});
+
+describe('reconstruction-error ranking', () => {
+  const pool: Matrix = [
+    [0, 0],
+    [3, 4],
+    [1, 0],
+    [0, 2]
+  ];
+  const norm = (rows: Matrix): number[] => rows.map(r => Math.hypot(r[0], r[1]));
+
+  it('picks the samples the scorer finds most anomalous', async () => {
+    const query = await reconstructionErrorSampling(pool, norm, 2);
+    assert.deepEqual(query.indices, [1, 3]);
+    assert.deepEqual(query.scores, [5, 2]);
+  });
+
+  it('accepts an asynchronous scorer', async () => {
+    const query = await reconstructionErrorSampling(
+      pool,
+      async rows => Float64Array.from(norm(rows)),
+      1
+    );
+    assert.deepEqual(query.indices, [1]);
+  });
+
+  it('refuses a scorer that returns the wrong number of scores', async () => {
+    await assert.rejects(
+      reconstructionErrorSampling(pool, () => [1, 2], 1),
+      {
+        name: 'QueryError',
+        message: /returned 2 scores for a pool of 4 samples/
+      }
+    );
+  });
+
+  it('refuses scores that are not finite', () => {
+    assert.throws(() => anomalyRanking([1, NaN, 3], 1), /pool sample 1 is NaN/);
+  });
+});
+
+describe('ranked batch', () => {
+  it('spreads a batch out instead of taking near-copies of one hard sample', () => {
+    const pool: Matrix = [[0], [0.01], [5]];
+    const probabilities = [
+      [0.5, 0.5],
+      [0.51, 0.49],
+      [0.7, 0.3]
+    ];
+    // Least confidence alone takes the two near-identical samples 0 and 1.
+    assert.deepEqual(leastConfidence(probabilities, 2).indices, [0, 1]);
+    const query = rankedBatch(probabilities, pool, 2, { labeled: [], alpha: 0.5 });
+    assert.deepEqual(query.indices, [0, 2]);
+  });
+
+  it('moves away from what is already labeled', () => {
+    const pool: Matrix = [[0], [0.1], [5], [10]];
+    const probabilities = [
+      [0.5, 0.5],
+      [0.5, 0.5],
+      [0.9, 0.1],
+      [0.8, 0.2]
+    ];
+    const query = rankedBatch(probabilities, pool, 2, { labeled: [[0]], alpha: 0.5 });
+    assert.deepEqual(query.indices, [3, 2]);
+    // score of sample 3: 0.5 * (1 - 1 / (1 + 10)) + 0.5 * 0.2
+    assert.ok(Math.abs(query.scores[0] - (0.5 * (10 / 11) + 0.1)) < 1e-12);
+  });
+
+  it('with alpha 0 is least confidence', () => {
+    const pool: Matrix = PROBABILITIES.map((_, i) => [i]);
+    const query = rankedBatch(PROBABILITIES, pool, 3, { labeled: [[2]], alpha: 0 });
+    assert.deepEqual(query.indices, leastConfidence(PROBABILITIES, 3).indices);
+  });
+
+  it('refuses a pool whose features do not match the probabilities', () => {
+    assert.throws(
+      () => rankedBatch(PROBABILITIES, [[0], [1]], 1, { labeled: [] }),
+      /pool has 2 samples but there are 5 probability rows/
+    );
+  });
+});
+
+describe('random baseline', () => {
+  it('draws k distinct indices of the pool, reproducibly with a seeded generator', () => {
+    const a = randomSampling(50, 10, randu.factory({ seed: 3 }));
+    const b = randomSampling(50, 10, randu.factory({ seed: 3 }));
+    assert.deepEqual(a.indices, b.indices);
+    assert.equal(new Set(a.indices).size, 10);
+    assert.ok(a.indices.every(i => Number.isInteger(i) && i >= 0 && i < 50));
+  });
+
+  it('gives every sample the same chance', () => {
+    const uniform = randu.factory({ seed: 11 });
+    const counts = new Array<number>(10).fill(0);
+    for (let draw = 0; draw < 2000; draw++) {
+      for (const i of randomSampling(10, 3, uniform).indices) counts[i]++;
+    }
+    // 600 expected per index; a biased shuffle (e.g. swapping with any position) misses by far more.
+    assert.ok(
+      counts.every(c => Math.abs(c - 600) < 75),
+      `counts ${counts.join(',')}`
+    );
+  });
+});
+
+describe('bad input', () => {
+  const strategies: Array<[string, (k: number, empty: boolean) => unknown]> = [
+    ['least confidence', (k, empty) => leastConfidence(empty ? [] : PROBABILITIES, k)],
+    ['margin', (k, empty) => marginSampling(empty ? [] : PROBABILITIES, k)],
+    ['entropy', (k, empty) => entropySampling(empty ? [] : PROBABILITIES, k)],
+    ['anomaly ranking', (k, empty) => anomalyRanking(empty ? [] : [1, 2, 3, 4, 5], k)],
+    ['random', (k, empty) => randomSampling(empty ? 0 : 5, k)],
+    [
+      'ranked batch',
+      (k, empty) =>
+        rankedBatch(empty ? [] : PROBABILITIES, empty ? [] : PROBABILITIES, k, { labeled: [] })
+    ]
+  ];
+  for (const [name, query] of strategies) {
+    it(`${name}: an empty pool, and k larger than the pool or not a whole number`, () => {
+      assert.throws(() => query(1, true), { name: 'QueryError', message: /pool is empty/ });
+      assert.throws(() => query(6, false), {
+        name: 'QueryError',
+        message: /k is 6 but the pool has only 5 samples: ask for at most 5/
+      });
+      assert.throws(() => query(0, false), QueryError);
+      assert.throws(() => query(1.5, false), /whole number/);
+    });
+  }
+
+  it('reconstruction-error ranking: an empty pool, and k larger than the pool', async () => {
+    await assert.rejects(
+      reconstructionErrorSampling([], () => [], 1),
+      /pool is empty/
+    );
+    await assert.rejects(
+      reconstructionErrorSampling([[1]], () => [1], 2),
+      /ask for at most 1/
+    );
+  });
+
+  it('logits, ragged rows and single-class rows are refused with the fix', () => {
+    assert.throws(() => leastConfidence([[2.3, -1.2]], 1), /not logits/);
+    assert.throws(() => leastConfidence([[0.6, 0.6]], 1), /sums to 1.2000/);
+    assert.throws(
+      () => marginSampling([[0.5, 0.5], [1]], 1),
+      /row 1 has 1 classes but row 0 has 2/
+    );
+    assert.throws(() => entropySampling([[1]], 1), /at least 2 classes/);
+  });
+});
