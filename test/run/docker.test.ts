@@ -1,0 +1,280 @@
+/** The Docker executor, for real: containers, a network and an outputs volume per run. */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { runWorkflow, type RunEvent } from '../../src/run';
+import {
+  docker,
+  leftovers,
+  logsByStep,
+  nodeStep,
+  readVolumeFile,
+  removeRunVolumes,
+  testRunId,
+  wf,
+  writeDefinition
+} from './helpers';
+
+const runIds: string[] = [];
+after(async () => {
+  for (const id of runIds) {
+    await removeRunVolumes(id);
+  }
+});
+
+function run(spec: Parameters<typeof runWorkflow>[0], name: string, options = {}) {
+  const runId = testRunId(name);
+  runIds.push(runId);
+  return runWorkflow(spec, {
+    executor: 'docker',
+    runId,
+    retryDelayMs: 200,
+    handleSignals: false,
+    ...options
+  });
+}
+
+const nothingLeft = { containers: [], networks: [], volumes: [] };
+
+describe('docker executor', () => {
+  test('runs a 3-level nested workflow with a parallel group, passing outputs through the volume', async () => {
+    const spec = wf('nested', [
+      nodeStep(
+        'source',
+        "fs.mkdirSync(O+'/numbers');fs.writeFileSync(O+'/numbers/n.json','[1,2,3,4]')",
+        {
+          outputs: ['numbers']
+        }
+      ),
+      {
+        kind: 'workflow',
+        name: 'middle',
+        steps: [
+          {
+            kind: 'workflow',
+            name: 'inner',
+            steps: [
+              {
+                kind: 'parallel',
+                name: 'both',
+                steps: [
+                  nodeStep(
+                    'sum',
+                    "const n=JSON.parse(fs.readFileSync(I+'/numbers/n.json'));fs.mkdirSync(O+'/sum');fs.writeFileSync(O+'/sum/v',String(n.reduce((a,b)=>a+b)))",
+                    { inputs: ['numbers'], outputs: ['sum'] }
+                  ),
+                  nodeStep(
+                    'product',
+                    "const n=JSON.parse(fs.readFileSync(I+'/numbers/n.json'));fs.mkdirSync(O+'/product');fs.writeFileSync(O+'/product/v',String(n.reduce((a,b)=>a*b)))",
+                    { inputs: ['numbers'], outputs: ['product'] }
+                  )
+                ]
+              }
+            ]
+          },
+          nodeStep(
+            'combine',
+            "const s=fs.readFileSync(I+'/sum/v','utf8'),p=fs.readFileSync(I+'/product/v','utf8');fs.mkdirSync(O+'/answer');fs.writeFileSync(O+'/answer/v',s+'+'+p);console.log('answer',s+'+'+p,process.env.SCANFLOW_STEP,process.env.SCANFLOW_WORKFLOW)",
+            { inputs: ['sum', 'product'], outputs: ['answer'] }
+          )
+        ]
+      },
+      nodeStep(
+        'check',
+        "try{fs.writeFileSync(I+'/x','no')}catch(e){console.log('inputs are read-only:',e.code)}console.log(process.env.MLFLOW_TRACKING_URI,process.argv.slice(1).join(' '))",
+        { parameters: { rate: 0.5 } }
+      )
+    ]);
+    const handle = run(spec, 'nested', { tracker: 'http://tracker.invalid:5000' });
+    const seen: RunEvent[] = [];
+    for await (const event of handle) {
+      seen.push(event);
+    }
+    const result = await handle.done;
+    assert.equal(result.status, 'succeeded', result.error?.message);
+    assert.deepEqual(
+      result.steps.map(s => [s.id, s.status]),
+      [
+        ['nested.source', 'succeeded'],
+        ['nested.middle.inner.both.sum', 'succeeded'],
+        ['nested.middle.inner.both.product', 'succeeded'],
+        ['nested.middle.combine', 'succeeded'],
+        ['nested.check', 'succeeded']
+      ]
+    );
+    // Order: each step starts only after what it depends on has finished.
+    const at = (type: string, step: string): number =>
+      seen.findIndex(e => e.type === type && 'step' in e && e.step === step);
+    assert.ok(
+      at('step-running', 'nested.middle.inner.both.sum') > at('step-succeeded', 'nested.source')
+    );
+    assert.ok(
+      at('step-running', 'nested.middle.combine') >
+        Math.max(
+          at('step-succeeded', 'nested.middle.inner.both.sum'),
+          at('step-succeeded', 'nested.middle.inner.both.product')
+        )
+    );
+    assert.ok(at('step-running', 'nested.check') > at('step-succeeded', 'nested.middle.combine'));
+
+    const logs = logsByStep(seen);
+    assert.deepEqual(logs.get('nested.middle.combine'), [
+      'answer 10+24 nested.middle.combine nested.middle'
+    ]);
+    assert.deepEqual(logs.get('nested.check'), [
+      'inputs are read-only: EROFS',
+      'http://tracker.invalid:5000 --rate=0.5'
+    ]);
+
+    // The outputs volume is kept on purpose, and holds the answer; nothing else remains.
+    assert.equal(result.outputs, `scanflow-${result.id}-outputs`);
+    assert.equal(await readVolumeFile(result.outputs!, 'answer/v', result.id), '10+24');
+    assert.deepEqual(await leftovers(result.id), { ...nothingLeft, volumes: [result.outputs!] });
+  });
+
+  test('a failed step fails the run, its dependents are skipped, and nothing is left', async () => {
+    const spec = wf('failing', [
+      {
+        kind: 'parallel',
+        name: 'group',
+        steps: [
+          nodeStep('bad', "console.error('cannot go on');process.exit(3)"),
+          nodeStep('slow', "setTimeout(()=>console.log('slow done'),1500)")
+        ]
+      },
+      nodeStep('after-bad', "console.log('never')"),
+      nodeStep('last', "console.log('never')")
+    ]);
+    const handle = run(spec, 'failing');
+    const result = await handle.done;
+    assert.equal(result.status, 'failed');
+    assert.equal(
+      result.error?.message,
+      'step failing.group.bad: exited with code 3 (last output: cannot go on)'
+    );
+    const status = Object.fromEntries(result.steps.map(s => [s.id, s.status]));
+    assert.deepEqual(status, {
+      'failing.group.bad': 'failed',
+      'failing.group.slow': 'succeeded',
+      'failing.after-bad': 'skipped',
+      'failing.last': 'skipped'
+    });
+    assert.match(result.steps[2].reason!, /depends on failing\.group\.bad, which failed/);
+    assert.equal(result.steps[0].exitCode, 3);
+    assert.deepEqual(await leftovers(result.id), nothingLeft);
+  });
+
+  test('a step that fails once succeeds on its retry, after a backoff', async () => {
+    // The first attempt leaves a marker in the outputs volume; the second finds it.
+    const spec = wf('retry', [
+      nodeStep(
+        'flaky',
+        "const m=O+'/marker';if(!fs.existsSync(m)){fs.writeFileSync(m,'x');console.log('first try fails');process.exit(1)}console.log('second try works',process.env.SCANFLOW_ATTEMPT)",
+        { retries: 2, outputs: ['marker'] }
+      )
+    ]);
+    const handle = run(spec, 'retry');
+    const result = await handle.done;
+    assert.equal(result.status, 'succeeded', result.error?.message);
+    assert.equal(result.steps[0].attempts, 2);
+    const types = handle
+      .history()
+      .filter(e => e.type !== 'step-log' && e.type !== 'step-queued')
+      .map(e => e.type);
+    assert.deepEqual(types, [
+      'run-started',
+      'step-running',
+      'step-retrying',
+      'step-running',
+      'step-succeeded',
+      'run-finished'
+    ]);
+    const retrying = handle.history().find(e => e.type === 'step-retrying');
+    assert.equal(retrying?.type === 'step-retrying' && retrying.delayMs, 200);
+    assert.deepEqual(logsByStep(handle.history()).get('retry.flaky'), [
+      'first try fails',
+      'second try works 2'
+    ]);
+  });
+
+  test('a step that outlives its timeout is stopped and counted as failed', async () => {
+    const spec = wf('timeout', [
+      nodeStep('sleepy', "console.log('sleeping');setTimeout(()=>{},60000)", { timeout: 1 })
+    ]);
+    const started = Date.now();
+    const result = await run(spec, 'timeout').done;
+    assert.equal(result.status, 'failed');
+    assert.equal(
+      result.error?.message,
+      "step timeout.sleepy: did not finish within its timeout of 1 s and was stopped. Fix: raise the step's 'timeout' or make it faster"
+    );
+    assert.ok(Date.now() - started < 20000, 'the step was stopped long before it would end');
+    assert.deepEqual(await leftovers(result.id), nothingLeft);
+  });
+
+  test('cancel() stops running containers and removes everything of the run', async () => {
+    const spec = wf('cancel', [
+      {
+        kind: 'parallel',
+        name: 'long',
+        steps: [
+          nodeStep('a', "console.log('up');setTimeout(()=>{},60000)"),
+          nodeStep('b', "console.log('up');setTimeout(()=>{},60000)")
+        ]
+      },
+      nodeStep('never', "console.log('never')")
+    ]);
+    const handle = run(spec, 'cancel');
+    let up = 0;
+    await new Promise<void>(resolve =>
+      handle.on(event => {
+        if (event.type === 'step-log' && ++up === 2) {
+          resolve();
+        }
+      })
+    );
+    assert.equal((await leftovers(handle.id)).containers.length, 2);
+    const result = await handle.cancel();
+    assert.equal(result.status, 'cancelled');
+    assert.deepEqual(
+      result.steps.map(s => s.status),
+      ['cancelled', 'cancelled', 'cancelled']
+    );
+    assert.deepEqual(await leftovers(result.id), nothingLeft);
+  });
+
+  test('builds a step image from a dockerfile once, then reuses it; a base image gets the files', async () => {
+    const file = writeDefinition(wf('unused', []), {
+      Dockerfile: 'FROM scanflow/node:20\nCOPY greet.js /app/greet.js\n',
+      'greet.js': `console.log('hello from ' + process.env.SCANFLOW_STEP + ' ${Date.now()}')`
+    });
+    const baseDir = file.replace(/\/workflow\.json$/, '');
+    const spec = wf('build', [
+      { kind: 'step', name: 'built', dockerfile: 'Dockerfile', command: ['node', '/app/greet.js'] },
+      { kind: 'step', name: 'based', base: 'scanflow/node:20', command: ['node', 'greet.js'] }
+    ]);
+    const first = run(spec, 'build', { baseDir });
+    const result = await first.done;
+    assert.equal(result.status, 'succeeded', result.error?.message);
+    const logs = logsByStep(first.history());
+    assert.match(logs.get('build.built')!.at(-1)!, /^hello from build\.built \d+$/);
+    assert.match(logs.get('build.based')!.at(-1)!, /^hello from build\.based \d+$/);
+    const builds = first.history().filter(e => e.type === 'step-building');
+    assert.deepEqual(
+      builds.map(e => e.type === 'step-building' && e.cached),
+      [false, false]
+    );
+
+    const second = run(spec, 'build-again', { baseDir });
+    assert.equal((await second.done).status, 'succeeded');
+    const again = second.history().filter(e => e.type === 'step-building');
+    assert.deepEqual(
+      again.map(e => e.type === 'step-building' && e.cached),
+      [true, true]
+    );
+    for (const event of builds) {
+      if (event.type === 'step-building') {
+        await docker.getImage(event.image).remove({ force: true });
+      }
+    }
+  });
+});

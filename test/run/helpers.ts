@@ -1,0 +1,146 @@
+/** Shared by the run tests: real Docker, real processes, and checks of what a run leaves behind. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import type { RunEvent } from '../../src/run';
+import type { NodeSpec, StepSpec, WorkflowSpec } from '../../src/workflow';
+
+export const docker = new Docker();
+export const NODE_IMAGE = 'scanflow/node:20';
+const root = join(__dirname, '..', '..');
+
+/** A unique run id for a test, so that checks only ever look at that test's objects. */
+export function testRunId(name: string): string {
+  return `test-${name}-${process.pid}-${Date.now().toString(36)}`;
+}
+
+/** A step running a short Node script, with SCANFLOW_OUTPUTS as O and SCANFLOW_INPUTS as I. */
+export function nodeStep(name: string, source: string, extra: Partial<StepSpec> = {}): StepSpec {
+  return {
+    kind: 'step',
+    name,
+    image: NODE_IMAGE,
+    command: [
+      'node',
+      '-e',
+      `const fs=require('fs'),O=process.env.SCANFLOW_OUTPUTS,I=process.env.SCANFLOW_INPUTS;${source}`,
+      '--'
+    ],
+    ...extra
+  };
+}
+
+export function wf(name: string, steps: NodeSpec[]): WorkflowSpec {
+  return { kind: 'workflow', name, steps };
+}
+
+/** The containers, networks and volumes of a run that still exist. */
+export async function leftovers(
+  runId: string
+): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
+  const filters = JSON.stringify({ label: [`scanflow.run=${runId}`] });
+  const [containers, networks, volumes] = await Promise.all([
+    docker.listContainers({ all: true, filters }),
+    docker.listNetworks({ filters }),
+    docker.listVolumes({ filters })
+  ]);
+  return {
+    containers: containers.map(c => c.Names[0]),
+    networks: networks.map(n => n.Name),
+    volumes: (volumes.Volumes ?? []).map(v => v.Name)
+  };
+}
+
+/** Removes what a test's run kept on purpose (its outputs volume). */
+export async function removeRunVolumes(runId: string): Promise<void> {
+  const { volumes } = await leftovers(runId);
+  await Promise.all(volumes.map(v => docker.getVolume(v).remove({ force: true })));
+}
+
+/** Reads a file from a Docker volume with a throwaway container (labelled as the test's run). */
+export async function readVolumeFile(volume: string, path: string, runId: string): Promise<string> {
+  const result = await runCommand('docker', [
+    'run',
+    '--rm',
+    '--label',
+    `scanflow.run=${runId}`,
+    '-v',
+    `${volume}:/v:ro`,
+    NODE_IMAGE,
+    'cat',
+    `/v/${path}`
+  ]);
+  if (result.code !== 0) {
+    throw new Error(`reading ${path} from ${volume} failed: ${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+/** Step log lines by step id. */
+export function logsByStep(events: readonly RunEvent[]): Map<string, string[]> {
+  const logs = new Map<string, string[]>();
+  for (const event of events) {
+    if (event.type === 'step-log') {
+      logs.set(event.step, [...(logs.get(event.step) ?? []), event.line]);
+    }
+  }
+  return logs;
+}
+
+/** Writes a definition as JSON into a fresh folder and returns its path. */
+export function writeDefinition(spec: WorkflowSpec, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'scanflow-run-test-'));
+  for (const [name, text] of Object.entries(files)) {
+    writeFileSync(join(dir, name), text);
+  }
+  const file = join(dir, 'workflow.json');
+  writeFileSync(file, JSON.stringify(spec));
+  return file;
+}
+
+export interface CommandResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCommand(
+  program: string,
+  args: string[],
+  options: {
+    env?: NodeJS.ProcessEnv;
+    onStdout?: (text: string, child: ReturnType<typeof spawn>) => void;
+  } = {}
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, {
+      cwd: root,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      options.onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Runs the `scanflow` command from the sources, as a separate process. */
+export function scanflow(
+  args: string[],
+  options: Parameters<typeof runCommand>[2] = {}
+): Promise<CommandResult> {
+  return runCommand(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, 'fixtures', 'scanflow.ts'), ...args],
+    options
+  );
+}
