@@ -18,6 +18,7 @@ interface RunCommandOptions {
   concurrency?: string;
   retryDelay?: string;
   quiet?: boolean;
+  runId?: string;
 }
 
 /** `scanflow run` and `scanflow clean`. */
@@ -38,6 +39,7 @@ export function registerRunCommands(program: Command, output: Output): void {
     .option('-j, --concurrency <n>', 'steps at the same time (default: the number of cores)')
     .option('--retry-delay <ms>', 'delay before the first retry, doubled after each (default 1000)')
     .option('-q, --quiet', "do not print the steps' output")
+    .option('--run-id <id>', 'the run id (default: the date, the time and random digits)')
     .action(async (path: string, options: RunCommandOptions) => {
       const spec = loadWorkflow(path);
       const run = runWorkflow(spec, {
@@ -46,7 +48,8 @@ export function registerRunCommands(program: Command, output: Output): void {
         keepGoing: options.keepGoing,
         concurrency: positive(options.concurrency, '--concurrency'),
         retryDelayMs: positive(options.retryDelay, '--retry-delay', 0),
-        baseDir: dirname(resolve(path))
+        baseDir: dirname(resolve(path)),
+        runId: runId(options.runId)
       });
       const display = new ProgressDisplay(output, options.quiet ?? false);
       run.on(event => display.show(event));
@@ -67,6 +70,16 @@ export function registerRunCommands(program: Command, output: Output): void {
           `${removed.volumes.length} volumes\n`
       );
     });
+}
+
+function runId(value: string | undefined): string | undefined {
+  if (value !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(value)) {
+    throw new InputError(
+      `--run-id '${value}' cannot name Docker objects`,
+      "use 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit"
+    );
+  }
+  return value;
 }
 
 function positive(value: string | undefined, option: string, min = 1): number | undefined {

@@ -1,0 +1,157 @@
+/** `scanflow run` and `scanflow clean` as a user runs them: a separate process, real Docker. */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { leftovers, nodeStep, scanflow, testRunId, wf, writeDefinition } from './helpers';
+
+const nothingLeft = { containers: [], networks: [], volumes: [] };
+
+/** Step output lines ("<step> | <line>") of a run's printout, by step. */
+function stepLines(stdout: string): Record<string, string[]> {
+  const lines: Record<string, string[]> = {};
+  for (const match of stdout.matchAll(/^ +(\S+) \| (.*)$/gm)) {
+    (lines[match[1]] ??= []).push(match[2]);
+  }
+  return lines;
+}
+
+describe('scanflow run', () => {
+  test('runs the hello example on Docker and as local processes, with the same results', async () => {
+    const dockerId = testRunId('hello-docker');
+    const localId = testRunId('hello-local');
+    const workdir = join(__dirname, '..', '..', 'node_modules', '.cache', 'scanflow-test-runs');
+    const onDocker = await scanflow([
+      'run',
+      'examples/hello/workflow.ts',
+      '--executor',
+      'docker',
+      '--run-id',
+      dockerId
+    ]);
+    assert.equal(onDocker.code, 0, onDocker.stderr);
+    assert.match(onDocker.stdout, /^run .*: workflow hello, 5 steps, docker executor$/m);
+    assert.match(onDocker.stdout, /^ {2}done {3}hello\.train\.pick in \d+\.\d s$/m);
+    assert.match(
+      onDocker.stdout,
+      new RegExp(`succeeded: 5 steps in .*; outputs in Docker volume scanflow-${dockerId}-outputs`)
+    );
+
+    const onLocal = await scanflow(
+      ['run', 'examples/hello/workflow.ts', '--executor', 'local', '--run-id', localId],
+      { env: { ...process.env, TMPDIR: workdir } }
+    );
+    assert.equal(onLocal.code, 0, onLocal.stderr);
+    assert.match(onLocal.stdout, /5 steps, local executor/);
+    const expected = {
+      'hello.make-data': ['wrote 100 points'],
+      'hello.train.models.linear': ['a 2 b 1'],
+      'hello.train.models.mean': ['mse 33.33'],
+      'hello.train.pick': ['best model: linear'],
+      'hello.report': ["best model for the team is linear [ '--audience=team' ]"]
+    };
+    assert.deepEqual(stepLines(onDocker.stdout), expected);
+    assert.deepEqual(stepLines(onLocal.stdout), expected);
+    const outputs = join(workdir, 'scanflow-runs', localId, 'outputs');
+    assert.equal(readFileSync(join(outputs, 'best', 'name.txt'), 'utf8'), 'linear');
+    assert.equal(existsSync(join(workdir, 'scanflow-runs', localId, 'steps')), false);
+    rmSync(workdir, { recursive: true, force: true });
+
+    // Only the outputs volume is left, until `scanflow clean` removes it.
+    assert.deepEqual(await leftovers(dockerId), {
+      ...nothingLeft,
+      volumes: [`scanflow-${dockerId}-outputs`]
+    });
+    const cleaned = await scanflow(['clean', '--run', dockerId]);
+    assert.equal(cleaned.code, 0, cleaned.stderr);
+    assert.equal(cleaned.stdout, 'removed 0 containers, 0 networks, 1 volumes\n');
+    assert.deepEqual(await leftovers(dockerId), nothingLeft);
+  });
+
+  test('Ctrl-C stops the run and removes its containers and network', async () => {
+    const runId = testRunId('sigint');
+    const file = writeDefinition(
+      wf('interrupted', [
+        nodeStep('first', "fs.mkdirSync(O+'/x');console.log('first done')", { outputs: ['x'] }),
+        nodeStep('long', "console.log('up');setTimeout(()=>{},120000)"),
+        nodeStep('never', "console.log('never')")
+      ])
+    );
+    let interrupted = false;
+    const result = await scanflow(['run', file, '--executor', 'docker', '--run-id', runId], {
+      onStdout: (stdout, child) => {
+        if (!interrupted && stdout.includes('interrupted.long | up')) {
+          interrupted = true;
+          child.kill('SIGINT');
+        }
+      }
+    });
+    assert.ok(interrupted, `the long step never started: ${result.stdout}${result.stderr}`);
+    assert.equal(result.code, 130, result.stderr);
+    assert.equal(
+      result.stderr,
+      `scanflow: run ${runId} was cancelled; its containers and network are removed\n`
+    );
+    assert.match(result.stdout, /stop {3}interrupted\.long: cancelled/);
+    assert.match(result.stdout, /stop {3}interrupted\.never: cancelled/);
+    // The outputs of the step that finished are kept; nothing else is.
+    assert.deepEqual(await leftovers(runId), {
+      ...nothingLeft,
+      volumes: [`scanflow-${runId}-outputs`]
+    });
+    await scanflow(['clean', '--run', runId]);
+    assert.deepEqual(await leftovers(runId), nothingLeft);
+  });
+});
+
+describe('bad input gives one line naming the step and the cause, exit code 1, nothing left', () => {
+  const cases: Array<{ name: string; files?: Record<string, string>; step: object; line: RegExp }> =
+    [
+      {
+        name: 'missing-image',
+        step: { kind: 'step', name: 'x', image: 'nonexistent/image:1', command: ['true'] },
+        line: /^scanflow: step missing-image\.x: image 'nonexistent\/image:1' is not on this machine and could not be pulled \(.+\)\. Fix: build or pull it first \(`docker pull nonexistent\/image:1`\), or use another image \(run .*\)$/
+      },
+      {
+        name: 'failing-build',
+        files: { Dockerfile: 'FROM scanflow/debian:bookworm\nRUN false\n' },
+        step: { kind: 'step', name: 'x', dockerfile: 'Dockerfile', command: ['true'] },
+        line: /^scanflow: step failing-build\.x: the image did not build: The command '\/bin\/sh -c false' returned a non-zero code: 1\. Fix: fix the Dockerfile or its build context \(run .*\)$/
+      },
+      {
+        name: 'no-command',
+        step: { kind: 'step', name: 'x', image: 'scanflow/node:20', command: ['no-such-command'] },
+        line: /^scanflow: step no-command\.x: command 'no-such-command' was not found in image 'scanflow\/node:20'\. Fix: check the step's 'command' .*\(run .*: 0 succeeded, 1 failed, 0 skipped\)$/
+      }
+    ];
+  for (const { name, files, step, line } of cases) {
+    test(name, async () => {
+      const runId = testRunId(name);
+      const file = writeDefinition(wf(name, [step as never]), files);
+      const result = await scanflow(['run', file, '--executor', 'docker', '--run-id', runId]);
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.equal(result.stderr.split('\n').filter(Boolean).length, 1, result.stderr);
+      assert.match(result.stderr.trim(), line);
+      assert.deepEqual(await leftovers(runId), nothingLeft);
+    });
+  }
+
+  test('an engine that does not answer', async () => {
+    const file = writeDefinition(wf('no-daemon', [nodeStep('x', "console.log('ran locally')")]));
+    const env = { ...process.env, DOCKER_HOST: 'unix:///tmp/scanflow-no-such-docker.sock' };
+    const explicit = await scanflow(['run', file, '--executor', 'docker'], { env });
+    assert.equal(explicit.code, 1);
+    assert.match(
+      explicit.stderr,
+      /^scanflow: the Docker engine at unix:\/\/\/tmp\/scanflow-no-such-docker\.sock does not answer \(.*\)\. Fix: start it .*, or run with --executor local \(run .*\)\n$/
+    );
+    // Without --executor, the steps run as local processes, with a one-line notice.
+    const auto = await scanflow(['run', file], { env });
+    assert.equal(auto.code, 0, auto.stderr);
+    assert.match(
+      auto.stdout,
+      /^note: no Docker engine answers at .*: running the steps as local processes$/m
+    );
+    assert.match(auto.stdout, /no-daemon\.x \| ran locally/);
+  });
+});
