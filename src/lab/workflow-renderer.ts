@@ -1,60 +1,263 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
-import type { NodeSpec, WorkflowSpec } from '../workflow/types';
+import type { ElkNode } from 'elkjs/lib/elk-api';
+import {
+  readWorkflowData,
+  type WorkflowBundleData,
+  type WorkflowViewMetadata
+} from '../notebook/bundles';
+import {
+  drawWorkflow,
+  GRAPH_CSS,
+  svgString,
+  type Drawing,
+  type Layouter,
+  type SvgElement
+} from '../notebook/workflow-drawing';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const MAX_HEIGHT = 560;
+
+/** elkjs is loaded on first use only, and lays out each distinct graph once. */
+let elk: Promise<Layouter> | undefined;
+function layouter(): Promise<Layouter> {
+  elk ??= import('elkjs/lib/elk.bundled.js').then(module => {
+    const ELK = module.default;
+    const engine = new ELK();
+    let lastKey = '';
+    let last: ElkNode | undefined;
+    return {
+      // Status updates of a running workflow redraw the same graph: reuse its layout.
+      async layout(graph: ElkNode): Promise<ElkNode> {
+        const key = JSON.stringify(graph);
+        if (key !== lastKey || !last) {
+          last = await engine.layout(graph);
+          lastKey = key;
+        }
+        return structuredClone(last);
+      }
+    };
+  });
+  return elk;
+}
+
+let renderers = 0;
 
 /**
- * Draws a workflow as nested boxes: workflows and parallel groups contain their steps. Every name
- * is set as text, never as HTML.
+ * Draws `application/vnd.scanflow.workflow+json` outputs: nested workflows as boxes in boxes,
+ * parallel groups side by side, step statuses as colours, native tooltips. Sub-workflows collapse
+ * with their toggle; the collapsed ids are kept in the output's metadata. Drag to pan, Ctrl+wheel
+ * or the buttons to zoom. Every name is set as text, never as HTML.
  */
 export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
+  private model?: IRenderMime.IMimeModel;
+  private data?: WorkflowBundleData;
+  private drawing?: Drawing;
+  private collapsed = new Set<string>();
+  private view = { x: 0, y: 0, k: 1 };
+  private fitted = false;
+  private readonly prefix = `sf${++renderers}`;
+  private readonly toolbar: HTMLElement;
+  private readonly summary: HTMLElement;
+  private readonly canvas: HTMLElement;
+  private viewport?: SVGGElement;
+  private svg?: SVGSVGElement;
+
   constructor(private readonly options: IRenderMime.IRendererOptions) {
     super();
     this.addClass('jp-ScanflowWorkflow');
+    this.toolbar = element('div', 'jp-ScanflowWorkflow-toolbar');
+    this.summary = element('span', 'jp-ScanflowWorkflow-summary');
+    this.toolbar.append(
+      this.summary,
+      button('Fit', 'Fit the graph in view', () => this.fitToView()),
+      button('−', 'Zoom out', () => this.zoom(1 / 1.25)),
+      button('+', 'Zoom in', () => this.zoom(1.25)),
+      button('Export SVG', 'Download the graph as an SVG file', () => this.exportSvg())
+    );
+    this.canvas = element('div', 'jp-ScanflowWorkflow-canvas');
+    this.node.append(this.toolbar, this.canvas);
+    this.canvas.addEventListener('click', this.onClick);
+    this.canvas.addEventListener('pointerdown', this.onPointerDown);
+    this.canvas.addEventListener('wheel', this.onWheel, { passive: false });
   }
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    const spec = readSpec(model.data[this.options.mimeType]);
-    this.node.replaceChildren(spec ? drawNode(spec) : message('No workflow to show.'));
+    this.model = model;
+    this.data = readWorkflowData(model.data[this.options.mimeType]);
+    const meta = model.metadata[this.options.mimeType] as WorkflowViewMetadata | undefined;
+    this.collapsed = new Set(Array.isArray(meta?.collapsed) ? meta.collapsed.map(String) : []);
+    await this.draw();
+  }
+
+  /** The current drawing as a standalone SVG document (with its CSS). */
+  toSvg(): string {
+    return this.drawing ? svgString(this.drawing.svg, true) : '';
+  }
+
+  /** Collapses or expands a workflow or group, and keeps the choice in the output's metadata. */
+  async toggle(id: string): Promise<void> {
+    if (this.collapsed.has(id)) this.collapsed.delete(id);
+    else this.collapsed.add(id);
+    const state: WorkflowViewMetadata = { collapsed: [...this.collapsed].sort() };
+    const model = this.model;
+    if (model) {
+      // JupyterLab re-renders this output in place; our state is then read back from the metadata.
+      model.setData({ metadata: { ...model.metadata, [this.options.mimeType]: { ...state } } });
+    }
+    await this.draw();
+  }
+
+  private async draw(): Promise<void> {
+    const data = this.data;
+    if (!data) {
+      this.drawing = undefined;
+      this.summary.textContent = '';
+      this.canvas.replaceChildren(
+        element('div', 'jp-ScanflowWorkflow-message', 'No workflow to show.')
+      );
+      return;
+    }
+    const drawing = await drawWorkflow(data, await layouter(), {
+      collapsed: this.collapsed,
+      idPrefix: this.prefix
+    });
+    if (data !== this.data) return; // a newer model arrived while this one was laid out
+    this.drawing = drawing;
+    this.summary.textContent = summarize(data, drawing);
+    const svg = toDom(drawing.svg) as SVGSVGElement;
+    svg.removeAttribute('viewBox');
+    svg.setAttribute('width', '100%');
+    svg.prepend(toDom({ tag: 'style', attrs: {}, children: [], text: GRAPH_CSS }));
+    this.svg = svg;
+    this.viewport = svg.querySelector('.sf-viewport') as SVGGElement;
+    this.canvas.replaceChildren(svg);
+    if (!this.fitted) {
+      this.fitted = true;
+      const available = this.canvas.clientWidth;
+      const k = available > 0 ? Math.min(1, available / Math.max(1, drawing.width)) : 1;
+      this.view = { x: 0, y: 0, k: Math.max(0.2, k) };
+    }
+    this.applyView();
+  }
+
+  private applyView(): void {
+    const { x, y, k } = this.view;
+    this.viewport?.setAttribute('transform', `translate(${x} ${y}) scale(${k})`);
+    const height = Math.min(MAX_HEIGHT, Math.max(60, (this.drawing?.height ?? 0) * k + 4));
+    this.svg?.setAttribute('height', String(Math.ceil(height)));
+  }
+
+  private fitToView(): void {
+    if (!this.drawing) return;
+    const width = this.canvas.clientWidth || this.drawing.width;
+    const k = Math.min(width / this.drawing.width, MAX_HEIGHT / this.drawing.height, 2);
+    this.view = { x: 0, y: 0, k: Math.max(0.05, k) };
+    this.applyView();
+  }
+
+  private zoom(factor: number, cx = 0, cy = 0): void {
+    const { x, y, k } = this.view;
+    const next = Math.min(4, Math.max(0.05, k * factor));
+    // Keep the point under (cx, cy) in place.
+    this.view = { k: next, x: cx - ((cx - x) * next) / k, y: cy - ((cy - y) * next) / k };
+    this.applyView();
+  }
+
+  private exportSvg(): void {
+    if (!this.drawing || !this.data) return;
+    const blob = new Blob([this.toSvg()], { type: 'image/svg+xml' });
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `${this.data.workflow.name.replace(/[^A-Za-z0-9_-]+/g, '_') || 'workflow'}.svg`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  private readonly onClick = (event: MouseEvent): void => {
+    const target = event.target as Element | null;
+    const toggle = target?.closest?.('.sf-toggle');
+    const id = toggle?.closest('.sf-node')?.getAttribute('data-id');
+    if (id && id !== this.data?.workflow.name) {
+      event.stopPropagation();
+      void this.toggle(id);
+    }
+  };
+
+  private readonly onPointerDown = (event: PointerEvent): void => {
+    if (event.button !== 0 || (event.target as Element | null)?.closest?.('.sf-toggle')) return;
+    const start = { x: event.clientX, y: event.clientY, vx: this.view.x, vy: this.view.y };
+    const move = (e: PointerEvent): void => {
+      this.view = {
+        ...this.view,
+        x: start.vx + e.clientX - start.x,
+        y: start.vy + e.clientY - start.y
+      };
+      this.applyView();
+    };
+    const up = (): void => {
+      window.removeEventListener('pointermove', move);
+      window.removeEventListener('pointerup', up);
+    };
+    window.addEventListener('pointermove', move);
+    window.addEventListener('pointerup', up);
+  };
+
+  private readonly onWheel = (event: WheelEvent): void => {
+    // Plain wheel scrolls the notebook; Ctrl (or Cmd) + wheel zooms the graph.
+    if (!(event.ctrlKey || event.metaKey) || !this.svg) return;
+    event.preventDefault();
+    const box = this.svg.getBoundingClientRect();
+    this.zoom(event.deltaY < 0 ? 1.1 : 1 / 1.1, event.clientX - box.left, event.clientY - box.top);
+  };
+
+  dispose(): void {
+    if (this.isDisposed) return;
+    this.canvas.removeEventListener('click', this.onClick);
+    this.canvas.removeEventListener('pointerdown', this.onPointerDown);
+    this.canvas.removeEventListener('wheel', this.onWheel);
+    super.dispose();
   }
 }
 
-/** Our bundles may carry the workflow as an object or as a JSON string (tslab's display.raw). */
-export function readSpec(data: unknown): WorkflowSpec | undefined {
-  const value = typeof data === 'string' ? safeParse(data) : data;
-  return value && typeof value === 'object' && Array.isArray((value as WorkflowSpec).steps)
-    ? (value as WorkflowSpec)
-    : undefined;
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+function summarize(data: WorkflowBundleData, drawing: Drawing): string {
+  const { step, workflow, parallel, collapsed } = drawing.counts;
+  const parts = [`${step} steps`, `${workflow} workflows`, `${parallel} parallel groups`];
+  if (collapsed) parts.push(`${collapsed} collapsed`);
+  const states = Object.values(data.status ?? {});
+  if (states.length) {
+    const done = states.filter(s => s.status === 'succeeded').length;
+    const failed = states.filter(s => s.status === 'failed').length;
+    parts.push(`${done} succeeded${failed ? `, ${failed} failed` : ''}`);
   }
+  if (data.run) parts.push(`run ${data.run.id}: ${data.run.status}`);
+  return parts.join(' · ');
 }
 
-function drawNode(node: NodeSpec): HTMLElement {
-  const box = document.createElement('div');
-  box.className = `jp-ScanflowWorkflow-node jp-ScanflowWorkflow-${node.kind}`;
-  box.dataset.kind = node.kind;
-  const title = document.createElement('div');
-  title.className = 'jp-ScanflowWorkflow-title';
-  title.textContent = node.name;
-  box.appendChild(title);
-  if (node.kind !== 'step') {
-    const children = document.createElement('div');
-    children.className = 'jp-ScanflowWorkflow-children';
-    node.steps.forEach(child => children.appendChild(drawNode(child)));
-    box.appendChild(children);
-  } else if (node.image) {
-    title.title = node.image;
+/** Builds DOM nodes from a drawing: attributes with setAttribute, text with textContent. */
+export function toDom(node: SvgElement): Element {
+  const result = document.createElementNS(SVG_NS, node.tag);
+  for (const [name, value] of Object.entries(node.attrs)) {
+    if (name !== 'xmlns') result.setAttribute(name, String(value));
   }
-  return box;
+  if (node.text !== undefined) result.textContent = node.text;
+  else node.children.forEach(child => result.appendChild(toDom(child)));
+  return result;
 }
 
-function message(text: string): HTMLElement {
-  const element = document.createElement('div');
-  element.textContent = text;
-  return element;
+function element(tag: string, className: string, text?: string): HTMLElement {
+  const result = document.createElement(tag);
+  result.className = className;
+  if (text !== undefined) result.textContent = text;
+  return result;
+}
+
+function button(label: string, title: string, action: () => void): HTMLButtonElement {
+  const result = element('button', 'jp-ScanflowWorkflow-button jp-mod-styled') as HTMLButtonElement;
+  result.type = 'button';
+  result.textContent = label;
+  result.title = title;
+  result.addEventListener('click', action);
+  return result;
 }

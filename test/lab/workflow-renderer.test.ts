@@ -1,0 +1,199 @@
+import { window } from './dom';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MimeModel } from '@jupyterlab/rendermime/lib/mimemodel';
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { MIME } from '../../src/mime';
+import { workflowBundle, type StepState } from '../../src/notebook/bundles';
+import { WorkflowRenderer } from '../../src/lab/workflow-renderer';
+import { parallel, step, workflow } from '../../src/workflow/builders';
+
+const XSS = '<img src=x onerror=alert(1)>';
+
+const hello = workflow('hello', [
+  step('make-data', { image: 'scanflow/node:20', command: ['node', 'make.js'] }),
+  workflow('train', [
+    parallel('models', [step('linear', { image: 'a' }), step('mean', { image: 'b' })]),
+    step('pick', { image: 'c', resources: { cpus: 0.5, memory: '256m' } })
+  ]),
+  step('report', { image: 'd' })
+]);
+
+/** A real MimeModel; what the renderer saves through setData lands in `saved` (the output's). */
+const saved: { metadata?: Record<string, unknown> } = {};
+function model(data: unknown, metadata: Record<string, unknown> = {}): MimeModel {
+  return new MimeModel({
+    data: { [MIME.workflow]: data } as IRenderMime.IMimeModel['data'],
+    metadata: metadata as IRenderMime.IMimeModel['metadata'],
+    callback: options => {
+      saved.metadata = options.metadata as Record<string, unknown> | undefined;
+    }
+  });
+}
+
+function renderer(): WorkflowRenderer {
+  return new WorkflowRenderer({
+    mimeType: MIME.workflow,
+    sanitizer: { sanitize: (s: string) => s },
+    resolver: null,
+    linkHandler: null,
+    latexTypesetter: null
+  } as unknown as IRenderMime.IRendererOptions);
+}
+
+/** Waits until the condition holds (layouts run asynchronously after a click). */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) {
+    await new Promise(resolve => setTimeout(resolve, 10));
+  }
+}
+
+const count = (r: WorkflowRenderer, selector: string): number =>
+  r.node.querySelectorAll(selector).length;
+const data = (status?: Record<string, StepState>): unknown =>
+  workflowBundle(hello, status).data[MIME.workflow];
+
+describe('the workflow graph renderer', () => {
+  it('draws nested workflows and parallel groups as boxes in boxes, with edges', async () => {
+    const r = renderer();
+    await r.renderModel(model(data()));
+    assert.equal(count(r, 'svg g.sf-workflow'), 2);
+    assert.equal(count(r, 'svg g.sf-parallel'), 1);
+    assert.equal(count(r, 'svg g.sf-step'), 5);
+    assert.equal(count(r, 'svg path.sf-edge'), 3);
+    // The parallel group is inside train, inside hello.
+    const models = r.node.querySelector('g.sf-parallel');
+    assert.equal(models?.getAttribute('data-id'), 'hello.train.models');
+    // Its members share a layer: one above the other, centred on the same vertical line.
+    const [linear, mean] = ['linear', 'mean'].map(name => {
+      const g = r.node.querySelector(`g[data-id="hello.train.models.${name}"]`);
+      const [x, y] = g!
+        .getAttribute('transform')!
+        .match(/[\d.]+/g)!
+        .map(Number);
+      const width = Number(g!.querySelector('rect')!.getAttribute('width'));
+      return { centre: x + width / 2, y };
+    });
+    assert.ok(Math.abs(linear.centre - mean.centre) < 1);
+    assert.notEqual(linear.y, mean.y);
+    assert.match(r.node.textContent ?? '', /5 steps · 2 workflows · 1 parallel groups/);
+  });
+
+  it('accepts the bundle as a JSON string (tslab display.raw) and a bare workflow spec', async () => {
+    const a = renderer();
+    await a.renderModel(model(JSON.stringify(data())));
+    assert.equal(count(a, 'g.sf-step'), 5);
+    const b = renderer();
+    await b.renderModel(model(hello));
+    assert.equal(count(b, 'g.sf-step'), 5);
+    const c = renderer();
+    await c.renderModel(model('{not json'));
+    assert.equal(count(c, 'svg'), 0);
+    assert.match(c.node.textContent ?? '', /No workflow to show/);
+  });
+
+  it('collapses a sub-workflow on its toggle and keeps the state in the output metadata', async () => {
+    const r = renderer();
+    const m = model(data());
+    await r.renderModel(m);
+    const toggle = r.node.querySelector('g[data-id="hello.train"] > .sf-toggle');
+    assert.ok(toggle);
+    toggle.dispatchEvent(new window.MouseEvent('click', { bubbles: true }));
+    await until(() => count(r, 'g.sf-collapsed') === 1);
+    assert.deepEqual(saved.metadata?.[MIME.workflow], { collapsed: ['hello.train'] });
+    assert.equal(count(r, 'g.sf-step'), 2);
+    assert.equal(count(r, 'g.sf-collapsed'), 1);
+    assert.equal(r.node.querySelector('g.sf-collapsed .sf-label')?.textContent, 'train (3 steps)');
+    // Edges into and out of the collapsed box remain.
+    assert.equal(count(r, 'path.sf-edge'), 2);
+
+    // A new renderer of the saved output (e.g. after reopening the notebook) starts collapsed.
+    const reopened = renderer();
+    await reopened.renderModel(model(data(), saved.metadata));
+    assert.equal(count(reopened, 'g.sf-collapsed'), 1);
+    // And expanding again restores every box.
+    reopened.node
+      .querySelector('g.sf-collapsed .sf-toggle')
+      ?.dispatchEvent(new window.MouseEvent('click', { bubbles: true }));
+    await until(() => count(reopened, 'g.sf-step') === 5);
+    assert.equal(count(reopened, 'g.sf-step'), 5);
+    assert.deepEqual(saved.metadata?.[MIME.workflow], { collapsed: [] });
+  });
+
+  it('colours nodes by status and summarizes containers; updates in place', async () => {
+    const r = renderer();
+    const m = model(data({ 'hello.make-data': { status: 'succeeded' } }));
+    await r.renderModel(m);
+    assert.equal(
+      r.node.querySelector('g[data-id="hello.make-data"]')?.getAttribute('data-status'),
+      'succeeded'
+    );
+    assert.equal(
+      r.node.querySelector('g[data-id="hello.train"]')?.getAttribute('data-status'),
+      null
+    );
+
+    // update_display_data: the same renderer gets a new model with more statuses.
+    await r.renderModel(
+      model(
+        data({
+          'hello.make-data': { status: 'succeeded' },
+          'hello.train.models.linear': { status: 'failed', attempt: 2, message: 'exit code 1' },
+          'hello.train.models.mean': { status: 'running' }
+        })
+      )
+    );
+    const status = (id: string): string | null | undefined =>
+      r.node.querySelector(`g[data-id="${id}"]`)?.getAttribute('data-status');
+    assert.equal(status('hello.train.models.linear'), 'failed');
+    assert.equal(status('hello.train.models.mean'), 'running');
+    assert.equal(status('hello.train.models'), 'failed');
+    assert.equal(status('hello.train'), 'failed');
+    assert.ok(
+      r.node
+        .querySelector('g[data-id="hello.train.models.linear"]')
+        ?.classList.contains('sf-status-failed')
+    );
+    const tip = r.node.querySelector('g[data-id="hello.train.models.linear"] > title')?.textContent;
+    assert.match(tip ?? '', /status: failed \(attempt 2\)/);
+    assert.match(tip ?? '', /exit code 1/);
+    assert.match(r.node.textContent ?? '', /1 succeeded, 1 failed/);
+  });
+
+  it('shows image, command and resources in node tooltips', async () => {
+    const r = renderer();
+    await r.renderModel(model(data()));
+    const tip = (id: string): string =>
+      r.node.querySelector(`g[data-id="${id}"] > title`)?.textContent ?? '';
+    assert.match(tip('hello.make-data'), /image: scanflow\/node:20\ncommand: node make\.js/);
+    assert.match(tip('hello.train.pick'), /resources: 0\.5 cpus, 256m memory/);
+    assert.match(tip('hello.train'), /3 steps/);
+  });
+
+  it('renders hostile names as text, never as HTML', async () => {
+    const evil = workflow(XSS, [
+      step(XSS, { image: '"><script>alert(1)</script>', command: ['<b>x</b>'] }),
+      parallel(`${XSS}-group`, [step('a"b', { image: 'x' })])
+    ]);
+    const r = renderer();
+    await r.renderModel(model(workflowBundle(evil).data[MIME.workflow]));
+    assert.equal(count(r, 'img'), 0);
+    assert.equal(count(r, 'script'), 0);
+    assert.equal(count(r, 'b'), 0);
+    const labels = [...r.node.querySelectorAll('.sf-label')].map(e => e.textContent);
+    assert.ok(labels.includes(XSS));
+    assert.equal(
+      r.node.querySelector(`g.sf-step[data-id="${XSS}.${XSS}"]`)?.getAttribute('data-kind'),
+      'step'
+    );
+
+    // The exported SVG is well-formed XML with the names escaped.
+    const svg = r.toSvg();
+    const doc = new window.DOMParser().parseFromString(svg, 'image/svg+xml');
+    assert.equal(doc.getElementsByTagName('parsererror').length, 0);
+    assert.equal(doc.getElementsByTagName('img').length, 0);
+    assert.equal(doc.getElementsByTagName('script').length, 0);
+    assert.ok(svg.includes('&lt;img src=x onerror=alert(1)&gt;'));
+    assert.ok(svg.includes('<style>'));
+  });
+});
