@@ -18,3 +18,4 @@ export {
   type StartTrackerOptions,
   type RunningTracker
 } from './embedded';
+export { RestStore, type RestStoreOptions } from './rest-store';
