@@ -1,0 +1,157 @@
+/** The local executor (child processes) and the scheduler's rules, with real processes. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { CommandNotFoundError, runWorkflow, StepConfigError, type RunOptions } from '../../src/run';
+import type { WorkflowSpec } from '../../src/workflow';
+import { logsByStep, nodeStep, wf } from './helpers';
+
+const workdir = mkdtempSync(join(tmpdir(), 'scanflow-local-test-'));
+after(() => rmSync(workdir, { recursive: true, force: true }));
+
+function runLocal(spec: WorkflowSpec, options: RunOptions = {}) {
+  return runWorkflow(spec, {
+    executor: 'local',
+    local: { workdir, stopGraceMs: 500 },
+    retryDelayMs: 100,
+    handleSignals: false,
+    ...options
+  });
+}
+
+describe('local executor', () => {
+  test('--keep-going runs what does not depend on the failure', async () => {
+    const spec = wf('keep', [
+      nodeStep('start', "console.log('ok')"),
+      {
+        kind: 'parallel',
+        name: 'branches',
+        steps: [
+          {
+            kind: 'workflow',
+            name: 'broken',
+            steps: [
+              nodeStep('fail', 'process.exit(2)'),
+              nodeStep('after-fail', "console.log('no')")
+            ]
+          },
+          {
+            kind: 'workflow',
+            name: 'fine',
+            steps: [
+              nodeStep('one', "setTimeout(()=>console.log('one'),300)"),
+              nodeStep('two', "console.log('two')")
+            ]
+          }
+        ]
+      },
+      nodeStep('end', "console.log('no')")
+    ]);
+    const status = async (keepGoing: boolean) =>
+      Object.fromEntries(
+        (await runLocal(spec, { keepGoing }).done).steps.map(s => [
+          s.id.replace('keep.', ''),
+          s.status
+        ])
+      );
+    assert.deepEqual(await status(true), {
+      start: 'succeeded',
+      'branches.broken.fail': 'failed',
+      'branches.broken.after-fail': 'skipped',
+      'branches.fine.one': 'succeeded',
+      'branches.fine.two': 'succeeded',
+      end: 'skipped'
+    });
+    // Without it, the run stops launching steps after the failure (a running one finishes).
+    const stopped = await status(false);
+    assert.equal(stopped['branches.fine.two'], 'skipped');
+    assert.equal(stopped['branches.fine.one'], 'succeeded');
+  });
+
+  test('never runs more steps at once than the concurrency allows', async () => {
+    const steps = ['a', 'b', 'c', 'd', 'e'].map(name => nodeStep(name, 'setTimeout(()=>{},250)'));
+    const handle = runLocal(wf('bounded', [{ kind: 'parallel', name: 'all', steps }]), {
+      concurrency: 2
+    });
+    let running = 0;
+    let most = 0;
+    handle.on(event => {
+      if (event.type === 'step-running') {
+        most = Math.max(most, ++running);
+      } else if (event.type === 'step-succeeded') {
+        running--;
+      }
+    });
+    assert.equal((await handle.done).status, 'succeeded');
+    assert.equal(most, 2);
+  });
+
+  test('passes the run, step, tracker and parameters through the environment', async () => {
+    const handle = runLocal(
+      wf('env', [
+        nodeStep(
+          'show',
+          "const e=process.env;console.log(e.SCANFLOW_RUN_ID,e.SCANFLOW_STEP,e.SCANFLOW_TRACKER_URI,e.MLFLOW_TRACKING_URI,e.SCANFLOW_PARAM_LEARNING_RATE,e.MINE,process.argv.slice(1).join(' '))",
+          { parameters: { 'learning-rate': 0.1, epochs: 3 }, env: { MINE: 'yes' } }
+        )
+      ]),
+      { tracker: 'http://127.0.0.1:5999', runId: 'env-run' }
+    );
+    await handle.done;
+    assert.deepEqual(logsByStep(handle.history()).get('env.show'), [
+      'env-run env.show http://127.0.0.1:5999 http://127.0.0.1:5999 0.1 yes --learning-rate=0.1 --epochs=3'
+    ]);
+  });
+
+  test('a timeout stops the process and what it started', async () => {
+    const result = await runLocal(
+      wf('slow', [
+        nodeStep(
+          'sleep',
+          "const c=require('child_process').spawn('sleep',['30']);fs.writeFileSync(O+'/pid',String(c.pid))",
+          { timeout: 0.5 }
+        )
+      ]),
+      { keepOutputs: true }
+    ).done;
+    assert.equal(result.status, 'failed');
+    assert.match(
+      result.error!.message,
+      /^step slow\.sleep: did not finish within its timeout of 0\.5 s/
+    );
+    const pid = Number(readFileSync(join(result.outputs!, 'pid'), 'utf8'));
+    assert.equal(isRunning(pid), false, 'the process the step started is stopped too');
+  });
+
+  test('a command that does not exist, or a step without one, is reported as such', async () => {
+    const missing = await runLocal(
+      wf('missing', [
+        { kind: 'step', name: 'x', image: 'any', command: ['no-such-command-here'], retries: 2 }
+      ])
+    ).done;
+    assert.ok(missing.error instanceof CommandNotFoundError);
+    assert.equal(
+      missing.error.message,
+      "step missing.x: command 'no-such-command-here' was not found in the PATH of this machine. Fix: check the step's 'command' (an argv array whose first item is an executable)"
+    );
+    assert.equal(missing.steps[0].attempts, 1, 'a missing command is not retried');
+
+    const none = await runLocal(wf('none', [{ kind: 'step', name: 'x', image: 'any' }])).done;
+    assert.ok(none.error instanceof StepConfigError);
+    assert.equal(
+      none.error.message,
+      "step none.x: it has no command, and the local executor cannot run an image. Fix: give the step a 'command', or run with --executor docker"
+    );
+  });
+});
+
+/** Whether a process runs (a zombie, killed but not yet reaped by PID 1, does not). */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
