@@ -17,6 +17,7 @@ import {
   type StepState,
   type WorkflowBundleData
 } from './bundles';
+import type { RunEvent } from '../run/events';
 import type { WorkflowSpec } from '../workflow/types';
 
 /** A display_data / update_display_data content with its display id. */
@@ -96,11 +97,21 @@ export class DisplayHandle {
   }
 }
 
+/** What a view needs of a run (src/run's WorkflowRun). */
+export interface FollowableRun {
+  readonly id: string;
+  on(listener: (event: RunEvent) => void): () => void;
+  history(): readonly RunEvent[];
+}
+
 /** A workflow shown in a notebook, whose step statuses can be updated while it runs. */
 export class WorkflowView {
   readonly status: Record<string, StepState> = {};
   run?: WorkflowBundleData['run'];
+  /** At most one redraw per this many milliseconds while a run reports events. */
+  throttleMs = 100;
   private readonly handle: DisplayHandle;
+  private pending?: ReturnType<typeof setTimeout>;
 
   constructor(
     readonly workflow: WorkflowSpec,
@@ -119,6 +130,8 @@ export class WorkflowView {
 
   /** Shows (first call) or redraws the workflow in its own output. */
   show(): void {
+    if (this.pending) clearTimeout(this.pending);
+    this.pending = undefined;
     this.handle.display(this.toMimeBundle());
   }
 
@@ -126,6 +139,91 @@ export class WorkflowView {
   set(id: string, state: Partial<StepState> & Pick<StepState, 'status'>): void {
     this.status[id] = { ...this.status[id], ...state };
     this.show();
+  }
+
+  /**
+   * Follows a run (`runWorkflow(...)`): every step event updates this view's own output, so the
+   * run's progress never lands in whichever cell happens to execute later. Returns a function that
+   * stops following.
+   */
+  follow(run: FollowableRun): () => void {
+    run.history().forEach(event => this.apply(event));
+    this.show();
+    return run.on(event => {
+      this.apply(event);
+      if (event.type === 'run-finished') this.show();
+      else if (event.type !== 'step-log' && !this.pending) {
+        this.pending = setTimeout(() => this.show(), this.throttleMs);
+      }
+    });
+  }
+
+  /** Records what one run event says, without redrawing. */
+  apply(event: RunEvent): void {
+    const iso = new Date(event.time).toISOString();
+    switch (event.type) {
+      case 'run-started':
+        this.run = { id: event.runId, status: 'running', startedAt: iso };
+        break;
+      case 'run-finished':
+        this.run = { ...this.run, id: event.runId, status: event.status, finishedAt: iso };
+        break;
+      case 'step-queued':
+        this.record(event.step, { status: 'queued' });
+        break;
+      case 'step-building':
+        this.record(event.step, {
+          status: 'building',
+          message: event.cached ? `image ${event.image} (cached)` : `building ${event.image}`
+        });
+        break;
+      case 'step-running':
+        this.record(event.step, { status: 'running', attempt: event.attempt, startedAt: iso });
+        break;
+      case 'step-retrying':
+        this.record(event.step, {
+          status: 'retrying',
+          attempt: event.attempt,
+          message: event.error
+        });
+        break;
+      case 'step-succeeded':
+        this.record(event.step, {
+          status: 'succeeded',
+          attempt: event.attempt,
+          durationMs: event.durationMs,
+          finishedAt: iso,
+          message: undefined
+        });
+        break;
+      case 'step-failed':
+        this.record(event.step, {
+          status: 'failed',
+          attempt: event.attempt,
+          finishedAt: iso,
+          message:
+            event.exitCode === undefined
+              ? event.error
+              : `${event.error} (exit code ${event.exitCode})`
+        });
+        break;
+      case 'step-skipped':
+        this.record(event.step, { status: 'skipped', message: event.reason });
+        break;
+      case 'step-cancelled':
+        this.record(event.step, { status: 'skipped', message: 'cancelled', finishedAt: iso });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private record(id: string, state: Partial<StepState> & Pick<StepState, 'status'>): void {
+    const next: StepState = { ...this.status[id], ...state };
+    for (const key of Object.keys(next) as Array<keyof StepState>) {
+      if (next[key] === undefined) delete next[key];
+    }
+    this.status[id] = next;
   }
 }
 

@@ -50,7 +50,20 @@ const cells = [
   setTimeout(() => view.set('demo.prep', { status: 'succeeded', durationMs: 1200 }), 800);`,
   "await new Promise(resolve => setTimeout(resolve, 2000));\nconsole.log('later cell');",
   `show({ toMimeBundle: () => trackerBundle({ experiment: 'exp', runs: [{ id: 'r1', status: 'FINISHED', metrics: { acc: 0.9 } }] }) });
-  show('just text');`
+  show('just text');`,
+  `import { runWorkflow } from 'scanflow';
+  const quick = workflow('quick', [
+    step('a', { image: 'scanflow/node:20', command: ['node', '-e', 'setTimeout(() => {}, 200)'] }),
+    parallel('p', [
+      step('b', { image: 'scanflow/node:20', command: ['node', '-e', 'console.log("hi")'] }),
+      step('c', { image: 'scanflow/node:20', command: ['node', '-e', 'process.exit(3)'] })
+    ])
+  ]);
+  const live = new WorkflowView(quick);
+  const run = runWorkflow(quick, { executor: 'local', handleSignals: false });
+  live.follow(run);
+  const result = await run.done;
+  console.log('run', result.status);`
 ];
 
 let messages: Message[] = [];
@@ -126,7 +139,7 @@ describe('the tslab bridge in a real tslab kernel', () => {
 
   it('updates a workflow view in place, by display id, with step statuses', () => {
     const [first] = of(2, 'display_data');
-    const updates = messages.filter(m => m.type === 'update_display_data');
+    const updates = messages.filter(m => m.cell <= 3 && m.type === 'update_display_data');
     const id = first.content.transient?.display_id;
     assert.ok(id);
     assert.equal(updates.length, 2);
@@ -152,5 +165,28 @@ describe('the tslab bridge in a real tslab kernel', () => {
     assert.deepEqual(Object.keys(tracker.content.data ?? {}).sort(), [MIME.tracker, 'text/plain']);
     assert.match(String(tracker.content.data?.['text/plain']), /tracker exp: 1 runs/);
     assert.deepEqual(text.content.data, { 'text/plain': 'just text' });
+  });
+
+  it('follows a real run (local executor) in the output of its own view, with statuses', () => {
+    const shown = of(5, 'display_data');
+    assert.equal(shown.length, 1);
+    const id = shown[0].content.transient?.display_id;
+    const updates = of(5, 'update_display_data');
+    assert.ok(updates.length >= 1);
+    for (const update of updates) {
+      assert.equal(update.content.transient?.display_id, id);
+      assert.equal(update.parent, executeId(5));
+    }
+    const last = workflowData(updates[updates.length - 1]);
+    assert.equal(last.run?.status, 'failed');
+    assert.equal(last.status?.['quick.a']?.status, 'succeeded');
+    assert.equal(last.status?.['quick.p.b']?.status, 'succeeded');
+    assert.equal(last.status?.['quick.p.c']?.status, 'failed');
+    assert.match(last.status?.['quick.p.c']?.message ?? '', /exit code 3/);
+    // Step logs stay out of the cell's output: only the cell's own print is there.
+    assert.deepEqual(
+      of(5, 'stream').map(m => m.content.text),
+      ['run failed\n']
+    );
   });
 });
