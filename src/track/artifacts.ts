@@ -7,7 +7,7 @@ import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { InvalidParameterError, NotFoundError, PayloadTooLargeError } from './errors';
 import type { ArtifactFile } from './types';
@@ -59,21 +59,29 @@ export class ArtifactStore {
       );
     }
     const temporary = `${file}.${randomBytes(6).toString('hex')}.partial`;
+    // Counted on the way through; past the limit the upload fails, and the rest of the request is
+    // drained rather than cut off, so the client reads our 413 instead of a reset connection.
     let size = 0;
-    body.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        body.destroy(
-          new PayloadTooLargeError(
-            `Artifact '${path}' is larger than the limit of ${maxBytes} bytes.`
-          )
+    const limiter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        done(
+          size > maxBytes
+            ? new PayloadTooLargeError(
+                `Artifact '${path}' is larger than the limit of ${maxBytes} bytes.`
+              )
+            : null,
+          chunk
         );
       }
     });
+    body.pipe(limiter);
     try {
-      await pipeline(body, createWriteStream(temporary));
+      await pipeline(limiter, createWriteStream(temporary));
       await rename(temporary, file);
     } catch (error) {
+      body.unpipe(limiter);
+      body.resume();
       await rm(temporary, { force: true });
       throw error;
     }

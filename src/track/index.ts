@@ -19,3 +19,4 @@ export {
   type RunningTracker
 } from './embedded';
 export { RestStore, type RestStoreOptions } from './rest-store';
+export { openApiDocument } from './openapi';
