@@ -4,3 +4,4 @@ export { loadWorkflow } from './cli/load';
 export * from './notebook';
 export * from './track';
 export * from './run';
+export * from './check';
