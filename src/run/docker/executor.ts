@@ -56,10 +56,14 @@ export class DockerExecutor implements Executor {
     this.plan = plan;
     await this.client.ping();
     for (const step of plan.graph.steps) {
-      const name = await ensureStepImage(this.client, step, plan.baseDir, {
-        building: (image, cached) => emit({ type: 'step-building', step: step.id, image, cached }),
-        log: line => emit({ type: 'step-log', step: step.id, stream: 'stdout', line })
-      });
+      const known = step.spec.image !== undefined && this.images.has(step.spec.image);
+      const name = known
+        ? step.spec.image!
+        : await ensureStepImage(this.client, step, plan.baseDir, {
+            building: (image, cached) =>
+              emit({ type: 'step-building', step: step.id, image, cached }),
+            log: line => emit({ type: 'step-log', step: step.id, stream: 'stdout', line })
+          });
       this.imageNames.set(step.id, name);
       if (!this.images.has(name)) {
         this.images.set(name, (await this.client.image(name))!);
@@ -69,8 +73,10 @@ export class DockerExecutor implements Executor {
 
   async open(): Promise<void> {
     this.opened = true;
-    await this.client.createNetwork(this.network, this.labels());
-    await this.client.createVolume(this.outputs, this.labels());
+    await Promise.all([
+      this.client.createNetwork(this.network, this.labels()),
+      this.client.createVolume(this.outputs, this.labels())
+    ]);
   }
 
   async runStep(request: StepRequest): Promise<StepOutcome> {
@@ -199,9 +205,6 @@ export class DockerExecutor implements Executor {
     );
     // Sweep by label as well: nothing of the run outlives it, whatever happened above.
     const run = { [LABEL.run]: this.runId };
-    await this.client.removeLabelled(run, { volumes: false });
-    if (!keepOutputs) {
-      await this.client.removeLabelled(run, { volumes: true });
-    }
+    await this.client.removeLabelled(run, { volumes: !keepOutputs });
   }
 }
