@@ -6,6 +6,7 @@ import { DefinitionError } from '../workflow';
 import { EXIT, InputError } from './errors';
 import { registerGraphCommands } from './graph';
 import { registerRunCommands } from './run';
+import { registerTrackerCommands } from './tracker';
 
 const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as {
   version: string;
@@ -32,6 +33,7 @@ export function buildProgram(output: Output = processOutput): Command {
     .configureOutput({ writeOut: output.out, writeErr: output.err });
   registerGraphCommands(program, output);
   registerRunCommands(program, output);
+  registerTrackerCommands(program, output);
   return program;
 }
 

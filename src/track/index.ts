@@ -20,3 +20,4 @@ export {
 } from './embedded';
 export { RestStore, type RestStoreOptions } from './rest-store';
 export { openApiDocument } from './openapi';
+export { wipeExperiment, type WipeResult } from './wipe';

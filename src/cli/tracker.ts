@@ -1,0 +1,138 @@
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import {
+  ArtifactStore,
+  SqliteStore,
+  defaultArtifactsDir,
+  startTracker,
+  wipeExperiment
+} from '../track';
+import { InputError } from './errors';
+import type { Output } from './main';
+
+const DEFAULT_STORE = 'scanflow-tracker.db';
+
+interface TrackerOptions {
+  host: string;
+  port: string;
+  store: string;
+  artifacts?: string;
+  token?: string;
+}
+
+function port(value: string): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number > 65535) {
+    throw new InputError(
+      `--port '${value}' is not a port`,
+      'give a number from 0 to 65535 (0 picks a free one)'
+    );
+  }
+  return number;
+}
+
+/** Resolves on SIGINT or SIGTERM (Ctrl-C in a terminal, `docker stop`, `kill`). */
+function stopSignal(): Promise<string> {
+  return new Promise(resolve => {
+    const stop = (signal: string): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+async function confirm(question: string): Promise<string> {
+  const lines = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
+  try {
+    return (await lines.question(question)).trim();
+  } finally {
+    lines.close();
+  }
+}
+
+/** `scanflow tracker` (serve MLflow's REST API from a SQLite file) and `scanflow wipe`. */
+export function registerTrackerCommands(program: Command, output: Output): void {
+  program
+    .command('tracker')
+    .description(
+      "Serve a tracking server that speaks MLflow's REST API, backed by one SQLite file."
+    )
+    .option(
+      '--host <host>',
+      'address to listen on (0.0.0.0 exposes it to the network)',
+      '127.0.0.1'
+    )
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '5000')
+    .option('--store <file>', 'the SQLite store', DEFAULT_STORE)
+    .option('--artifacts <dir>', 'where artifacts are kept (default: <store>.artifacts)')
+    .option(
+      '--token <token>',
+      'require "Authorization: Bearer <token>" (default: $SCANFLOW_TRACKER_TOKEN)'
+    )
+    .action(async (options: TrackerOptions) => {
+      const token = options.token ?? process.env.SCANFLOW_TRACKER_TOKEN ?? undefined;
+      const tracker = await startTracker({
+        host: options.host,
+        port: port(options.port),
+        storePath: options.store,
+        artifactsDir: options.artifacts,
+        token: token || undefined
+      });
+      output.out(
+        `scanflow tracker listening on ${tracker.url} (store ${options.store}, artifacts ${tracker.artifacts.root}` +
+          `${token ? ', bearer token required' : ''})\n` +
+          `  MLFLOW_TRACKING_URI=${tracker.url}\n`
+      );
+      const signal = await stopSignal();
+      await tracker.close();
+      output.out(`scanflow tracker stopped (${signal})\n`);
+    });
+
+  program
+    .command('wipe')
+    .description(
+      "Delete a workflow's tracked data (its runs, metrics, params, tags and artifacts) for good."
+    )
+    .argument('<workflow>', 'the workflow (experiment) name')
+    .option('--store <file>', 'the SQLite store', DEFAULT_STORE)
+    .option('--artifacts <dir>', 'where artifacts are kept (default: <store>.artifacts)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (name: string, options: { store: string; artifacts?: string; yes?: boolean }) => {
+      const store = new SqliteStore(options.store);
+      try {
+        const experiment = await store.getExperimentByName(name).catch(() => {
+          throw new InputError(
+            `no workflow '${name}' in ${options.store}`,
+            'check the name (scanflow records each workflow as the experiment of that name) and --store'
+          );
+        });
+        const runs = await store.searchRuns([experiment.experiment_id], {
+          viewType: 'ALL',
+          maxResults: 50000
+        });
+        if (!options.yes) {
+          const answer = await confirm(
+            `This deletes workflow '${name}' for good: ${runs.items.length}${runs.nextPageToken ? '+' : ''} runs and their artifacts.\n` +
+              `Type the workflow name to confirm: `
+          );
+          if (answer !== name) {
+            output.err('scanflow: wipe cancelled, nothing was deleted\n');
+            process.exitCode = 1;
+            return;
+          }
+        }
+        const artifacts = new ArtifactStore(
+          options.artifacts ?? defaultArtifactsDir(options.store)
+        );
+        const result = await wipeExperiment(store, artifacts, name);
+        output.out(
+          `wiped workflow '${name}': ${result.runs} runs${result.artifactsRemoved ? ' and their artifacts' : ''}\n`
+        );
+      } finally {
+        store.close();
+      }
+    });
+}
