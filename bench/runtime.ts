@@ -108,7 +108,7 @@ function median(values: number[]): number {
 const round1 = (value: number): number => Math.round(value * 10) / 10;
 
 export default async function runtime(args: string[]): Promise<BenchResult> {
-  const rounds = Number(args[0] ?? 3);
+  const rounds = Number(args[0] ?? 5);
   const dir = mkdtempSync(join(tmpdir(), 'scanflow-bench-'));
   try {
     scriptRun(dir, true);

@@ -217,7 +217,9 @@ describe('docker executor', () => {
         kind: 'parallel',
         name: 'long',
         steps: [
-          nodeStep('a', "console.log('up');setTimeout(()=>{},60000)"),
+          nodeStep('a', "console.log('up');setTimeout(()=>{},60000)", {
+            resources: { cpus: 0.5, memory: '128m' }
+          }),
           nodeStep('b', "console.log('up');setTimeout(()=>{},60000)")
         ]
       },
@@ -233,6 +235,16 @@ describe('docker executor', () => {
       })
     );
     assert.equal((await leftovers(handle.id)).containers.length, 2);
+    // The running container carries the labels and the step's limits.
+    const [a] = await docker.listContainers({
+      filters: JSON.stringify({
+        label: [`scanflow.run=${handle.id}`, 'scanflow.step=cancel.long.a']
+      })
+    });
+    assert.equal(a.Labels['scanflow.workflow'], 'cancel');
+    const { HostConfig } = await docker.getContainer(a.Id).inspect();
+    assert.equal(HostConfig.NanoCpus, 0.5e9);
+    assert.equal(HostConfig.Memory, 128 * 1024 * 1024);
     const result = await handle.cancel();
     assert.equal(result.status, 'cancelled');
     assert.deepEqual(
