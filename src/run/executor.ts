@@ -29,7 +29,7 @@ export interface StepRequest {
   log: (stream: 'stdout' | 'stderr', line: string) => void;
 }
 
-export interface StepOutcome {
+export interface AttemptOutcome {
   exitCode: number;
   /** The last line the step printed, for the failure message. */
   lastLine?: string;
@@ -47,7 +47,7 @@ export interface Executor {
   /** Creates what the run's steps share (network, outputs volume or folder). */
   open(): Promise<void>;
   /** Runs one attempt. Throws a RunError when the step cannot start (e.g. command not found). */
-  runStep(request: StepRequest): Promise<StepOutcome>;
+  runStep(request: StepRequest): Promise<AttemptOutcome>;
   /**
    * Removes every container, network and scratch space of the run. The outputs are kept when
    * `keepOutputs` is true.

@@ -1,7 +1,7 @@
 export { runWorkflow, newRunId } from './run';
 export type { WorkflowRun, RunOptions, RunResult } from './run';
 export type * from './events';
-export type { Executor, RunPlan, StepRequest, StepOutcome } from './executor';
+export type { Executor, RunPlan, StepRequest, AttemptOutcome } from './executor';
 export type { StepReport } from './scheduler';
 export { DockerExecutor } from './docker/executor';
 export type { DockerExecutorOptions } from './docker/executor';

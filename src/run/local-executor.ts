@@ -9,7 +9,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CommandNotFoundError, EngineError, StepConfigError } from './errors';
-import type { Executor, RunPlan, StepOutcome, StepRequest } from './executor';
+import type { Executor, RunPlan, AttemptOutcome, StepRequest } from './executor';
 import { LineSplitter } from './lines';
 
 export interface LocalExecutorOptions {
@@ -48,7 +48,7 @@ export class LocalExecutor implements Executor {
     mkdirSync(this.outputs, { recursive: true });
   }
 
-  runStep(request: StepRequest): Promise<StepOutcome> {
+  runStep(request: StepRequest): Promise<AttemptOutcome> {
     const [program, ...args] = request.command!;
     const cwd = join(this.runDir, 'steps', request.step.id, String(request.attempt));
     mkdirSync(cwd, { recursive: true });

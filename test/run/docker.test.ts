@@ -1,5 +1,7 @@
 /** The Docker executor, for real: containers, a network and an outputs volume per run. */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { runWorkflow, type RunEvent } from '../../src/run';
 import {
@@ -129,6 +131,32 @@ describe('docker executor', () => {
     assert.equal(result.outputs, `scanflow-${result.id}-outputs`);
     assert.equal(await readVolumeFile(result.outputs!, 'answer/v', result.id), '10+24');
     assert.deepEqual(await leftovers(result.id), { ...nothingLeft, volumes: [result.outputs!] });
+  });
+
+  test('steps reach a tracker on the loopback address of this machine through host.docker.internal', async () => {
+    // A stand-in for the tracker, listening where the Docker network can reach it.
+    const server = createServer((request, response) => response.end(`tracker saw ${request.url}`));
+    await new Promise<void>(resolve => server.listen(0, '0.0.0.0', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const handle = run(
+        wf('tracked', [
+          nodeStep(
+            'log',
+            "const u=process.env.MLFLOW_TRACKING_URI;fetch(u+'/api/2.0/mlflow/runs/create').then(r=>r.text()).then(t=>console.log(u,'|',t))"
+          )
+        ]),
+        'tracked',
+        { tracker: `http://127.0.0.1:${port}` }
+      );
+      const result = await handle.done;
+      assert.equal(result.status, 'succeeded', result.error?.message);
+      assert.deepEqual(logsByStep(handle.history()).get('tracked.log'), [
+        `http://host.docker.internal:${port} | tracker saw /api/2.0/mlflow/runs/create`
+      ]);
+    } finally {
+      server.close();
+    }
   });
 
   test('a failed step fails the run, its dependents are skipped, and nothing is left', async () => {

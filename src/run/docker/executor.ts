@@ -8,13 +8,16 @@ import { PassThrough } from 'node:stream';
 import { parseMemory } from '../../workflow';
 import { CommandNotFoundError, EngineError, RunError } from '../errors';
 import type { EventInit } from '../events';
-import type { Executor, RunPlan, StepOutcome, StepRequest } from '../executor';
+import type { Executor, RunPlan, AttemptOutcome, StepRequest } from '../executor';
 import { LineSplitter } from '../lines';
 import { DockerClient, LABEL, errorText, statusOf, type DockerOptions } from './client';
 import { ensureStepImage } from './images';
 
 export const CONTAINER_OUTPUTS = '/scanflow/outputs';
 export const CONTAINER_INPUTS = '/scanflow/inputs';
+/** The name under which step containers reach this machine. */
+export const HOST_ALIAS = 'host.docker.internal';
+const TRACKER_VARIABLES = ['MLFLOW_TRACKING_URI', 'SCANFLOW_TRACKER_URI'];
 
 export interface DockerExecutorOptions {
   /** How to reach the engine; by default DOCKER_HOST or the local socket. */
@@ -79,7 +82,7 @@ export class DockerExecutor implements Executor {
     ]);
   }
 
-  async runStep(request: StepRequest): Promise<StepOutcome> {
+  async runStep(request: StepRequest): Promise<AttemptOutcome> {
     const { step } = request;
     const image = this.imageNames.get(step.id)!;
     const command = request.command ?? this.defaultCommand(image, step.spec.parameters);
@@ -90,7 +93,7 @@ export class DockerExecutor implements Executor {
       Image: image,
       Cmd: command,
       Env: Object.entries({
-        ...request.env,
+        ...reachableFromContainers(request.env),
         SCANFLOW_INPUTS: CONTAINER_INPUTS,
         SCANFLOW_OUTPUTS: CONTAINER_OUTPUTS
       }).map(([key, value]) => `${key}=${value}`),
@@ -102,6 +105,7 @@ export class DockerExecutor implements Executor {
         NetworkMode: this.network,
         // A real init as PID 1, so that SIGTERM stops the step at once.
         Init: true,
+        ExtraHosts: [`${HOST_ALIAS}:host-gateway`],
         Mounts: [
           { Type: 'volume', Source: this.outputs, Target: CONTAINER_OUTPUTS },
           { Type: 'volume', Source: this.outputs, Target: CONTAINER_INPUTS, ReadOnly: true }
@@ -130,7 +134,7 @@ export class DockerExecutor implements Executor {
     request: StepRequest,
     command: string[],
     image: string
-  ): Promise<StepOutcome> {
+  ): Promise<AttemptOutcome> {
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
     const stdout = new PassThrough();
     const stderr = new PassThrough();
@@ -207,4 +211,29 @@ export class DockerExecutor implements Executor {
     const run = { [LABEL.run]: this.runId };
     await this.client.removeLabelled(run, { volumes: !keepOutputs });
   }
+}
+
+/**
+ * A tracker on this machine's loopback address is this machine's, not the container's: steps
+ * reach it as host.docker.internal (the tracker must then listen on an address the Docker
+ * network can reach, such as 0.0.0.0 or the bridge's gateway).
+ */
+export function reachableFromContainers(env: Record<string, string>): Record<string, string> {
+  const copy = { ...env };
+  for (const name of TRACKER_VARIABLES) {
+    const value = copy[name];
+    if (value === undefined) {
+      continue;
+    }
+    try {
+      const url = new URL(value);
+      if (['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
+        url.hostname = HOST_ALIAS;
+        copy[name] = url.toString().replace(/\/$/, value.endsWith('/') ? '/' : '');
+      }
+    } catch {
+      // Not a URL (e.g. a file store path): passed as it is.
+    }
+  }
+  return copy;
 }
