@@ -7,7 +7,7 @@ import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { InvalidParameterError, NotFoundError, PayloadTooLargeError } from './errors';
 import type { ArtifactFile } from './types';
@@ -123,6 +123,34 @@ export class ArtifactStore {
         'Refusing to delete the whole artifact root: name a path inside it.'
       );
     await rm(file, { recursive: true, force: true });
+  }
+
+  /** The store path behind a `mlflow-artifacts:/<path>` URI (what this store serves). */
+  private pathOfUri(artifactUri: string, path: string): string {
+    const match = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/.exec(artifactUri);
+    if (!match) {
+      throw new InvalidParameterError(
+        `Artifact URI '${artifactUri}' is not served by this tracker (it is not mlflow-artifacts:/...).`
+      );
+    }
+    return [match[1].replace(/\/+$/, ''), path.replace(/^\/+/, '')].filter(Boolean).join('/');
+  }
+
+  /** Writes one artifact of a run, given the run's artifact URI (the same call as RestStore's). */
+  async uploadArtifact(artifactUri: string, path: string, content: Buffer | string): Promise<void> {
+    await this.put(
+      this.pathOfUri(artifactUri, path),
+      Readable.from([Buffer.from(content)]),
+      Number.MAX_SAFE_INTEGER
+    );
+  }
+
+  /** Reads one artifact of a run, given the run's artifact URI. */
+  async downloadArtifact(artifactUri: string, path: string): Promise<Buffer> {
+    const { stream } = await this.get(this.pathOfUri(artifactUri, path));
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
   }
 
   /** The path relative to the root (for messages). */

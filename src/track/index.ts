@@ -21,3 +21,14 @@ export {
 export { RestStore, type RestStoreOptions } from './rest-store';
 export { openApiDocument } from './openapi';
 export { wipeExperiment, type WipeResult } from './wipe';
+export {
+  RunRecorder,
+  loadRecordedRun,
+  TAGS as RECORDER_TAGS,
+  type RunArtifacts,
+  type RecordableEvent,
+  type RecordedRun,
+  type RecordedStep,
+  type RecordedOutcome,
+  type RunRecorderOptions
+} from './recorder';
