@@ -32,3 +32,42 @@ export {
   type AnyDetector,
   type LoadOptions
 } from './persist';
+export {
+  OnlineMonitor,
+  type OnlineMonitorOptions,
+  type MonitorAlert,
+  type MonitorPoint
+} from './online-monitor';
+export {
+  createChecker,
+  defineChecker,
+  registerChecker,
+  registeredCheckers,
+  CheckerPluginError,
+  type Checker,
+  type CheckerFactory
+} from './plugin';
+export {
+  ValueRangeCheck,
+  type Range,
+  type ValueRangeOptions,
+  type ValueRangeDetails,
+  type Violation
+} from './value-range-check';
+export {
+  DriftReport,
+  toBundle,
+  driftReportData,
+  driftSummary,
+  type DriftReportData,
+  type DriftBundleExtras,
+  type Reportable,
+  type ReportOptions
+} from './report';
+export {
+  logVerdict,
+  trackerRun,
+  type VerdictTracker,
+  type BatchLoggingStore,
+  type LogVerdictOptions
+} from './tracker-hook';
