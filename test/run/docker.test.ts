@@ -282,10 +282,23 @@ describe('docker executor', () => {
     assert.deepEqual(await leftovers(result.id), nothingLeft);
   });
 
+  test('a step that asks for GPUs the engine cannot give fails with the reason', async () => {
+    const result = await run(
+      wf('gpu', [nodeStep('train', "console.log('never')", { resources: { gpus: 1 } })]),
+      'gpu'
+    ).done;
+    assert.equal(result.status, 'failed');
+    assert.match(
+      result.error!.message,
+      /^step gpu\.train: it asks for 1 GPUs, which this Docker engine cannot give \(.*could not select device driver.*\)\. Fix: install the NVIDIA container toolkit, or remove 'resources\.gpus'$/
+    );
+    assert.deepEqual(await leftovers(result.id), nothingLeft);
+  });
+
   test('builds a step image from a dockerfile once, then reuses it; a base image gets the files', async () => {
     const file = writeDefinition(wf('unused', []), {
-      Dockerfile: 'FROM scanflow/node:20\nCOPY greet.js /app/greet.js\n',
-      'greet.js': `console.log('hello from ' + process.env.SCANFLOW_STEP + ' ${Date.now()}')`
+      Dockerfile: 'FROM scanflow/node:20\nCOPY greet.js /app/greet.js\nVOLUME /scratch\n',
+      'greet.js': `setTimeout(() => console.log('hello from ' + process.env.SCANFLOW_STEP + ' ${Date.now()}'), 1000)`
     });
     const baseDir = file.replace(/\/workflow\.json$/, '');
     const spec = wf('build', [
@@ -293,11 +306,31 @@ describe('docker executor', () => {
       { kind: 'step', name: 'based', base: 'scanflow/node:20', command: ['node', 'greet.js'] }
     ]);
     const first = run(spec, 'build', { baseDir });
+    // The image declares a VOLUME: the step's container gets an anonymous volume, which must go.
+    const anonymous = new Promise<string[]>(resolve =>
+      first.on(async event => {
+        if (event.type === 'step-running' && event.step === 'build.built') {
+          const filters = JSON.stringify({ label: [`scanflow.step=build.built`] });
+          for (let i = 0; i < 50; i++) {
+            const [info] = await docker.listContainers({ all: true, filters });
+            const mounts = (info?.Mounts ?? []).filter(m => m.Destination === '/scratch');
+            if (mounts.length > 0) {
+              return resolve(mounts.map(m => m.Name!));
+            }
+            await new Promise(r => setTimeout(r, 20));
+          }
+          resolve([]);
+        }
+      })
+    );
     const result = await first.done;
     assert.equal(result.status, 'succeeded', result.error?.message);
     const logs = logsByStep(first.history());
     assert.match(logs.get('build.built')!.at(-1)!, /^hello from build\.built \d+$/);
     assert.match(logs.get('build.based')!.at(-1)!, /^hello from build\.based \d+$/);
+    const [scratch] = await anonymous;
+    assert.ok(scratch, 'the step container had an anonymous volume');
+    await assert.rejects(docker.getVolume(scratch).inspect(), { statusCode: 404 });
     const builds = first.history().filter(e => e.type === 'step-building');
     assert.deepEqual(
       builds.map(e => e.type === 'step-building' && e.cached),

@@ -5,19 +5,13 @@
  */
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
-import { parseMemory } from '../../workflow';
-import { CommandNotFoundError, EngineError, RunError } from '../errors';
+import { CommandNotFoundError, EngineError, RunError, StepConfigError } from '../errors';
 import type { EventInit } from '../events';
 import type { Executor, RunPlan, AttemptOutcome, StepRequest } from '../executor';
 import { LineSplitter } from '../lines';
 import { DockerClient, LABEL, errorText, statusOf, type DockerOptions } from './client';
+import { containerOptions } from './container-config';
 import { ensureStepImage } from './images';
-
-export const CONTAINER_OUTPUTS = '/scanflow/outputs';
-export const CONTAINER_INPUTS = '/scanflow/inputs';
-/** The name under which step containers reach this machine. */
-export const HOST_ALIAS = 'host.docker.internal';
-const TRACKER_VARIABLES = ['MLFLOW_TRACKING_URI', 'SCANFLOW_TRACKER_URI'];
 
 export interface DockerExecutorOptions {
   /** How to reach the engine; by default DOCKER_HOST or the local socket. */
@@ -86,40 +80,24 @@ export class DockerExecutor implements Executor {
     const { step } = request;
     const image = this.imageNames.get(step.id)!;
     const command = request.command ?? this.defaultCommand(image, step.spec.parameters);
-    const resources = step.spec.resources ?? {};
-    const memory = resources.memory === undefined ? undefined : parseMemory(resources.memory);
-    const container = await this.client.docker.createContainer({
-      name: `scanflow-${this.runId}-${step.id}-${request.attempt}`,
-      Image: image,
-      Cmd: command,
-      Env: Object.entries({
-        ...reachableFromContainers(request.env),
-        SCANFLOW_INPUTS: CONTAINER_INPUTS,
-        SCANFLOW_OUTPUTS: CONTAINER_OUTPUTS
-      }).map(([key, value]) => `${key}=${value}`),
-      Labels: this.labels({ [LABEL.workflow]: request.workflow, [LABEL.step]: step.id }),
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-      HostConfig: {
-        NetworkMode: this.network,
-        // A real init as PID 1, so that SIGTERM stops the step at once.
-        Init: true,
-        ExtraHosts: [`${HOST_ALIAS}:host-gateway`],
-        Mounts: [
-          { Type: 'volume', Source: this.outputs, Target: CONTAINER_OUTPUTS },
-          { Type: 'volume', Source: this.outputs, Target: CONTAINER_INPUTS, ReadOnly: true }
-        ],
-        NanoCpus: resources.cpus ? Math.round(resources.cpus * 1e9) : undefined,
-        Memory: memory,
-        DeviceRequests: resources.gpus
-          ? [{ Driver: '', Count: resources.gpus, Capabilities: [['gpu']] }]
-          : undefined
-      },
-      NetworkingConfig: {
-        EndpointsConfig: { [this.network]: { Aliases: [step.spec.name] } }
-      }
-    });
+    let container: Docker.Container;
+    try {
+      container = await this.client.docker.createContainer(
+        containerOptions({
+          name: `scanflow-${this.runId}-${step.id}-${request.attempt}`,
+          image,
+          command,
+          env: request.env,
+          labels: this.labels({ [LABEL.workflow]: request.workflow, [LABEL.step]: step.id }),
+          network: this.network,
+          volume: this.outputs,
+          alias: step.spec.name,
+          resources: step.spec.resources
+        })
+      );
+    } catch (error) {
+      throw new EngineError(`the container was not created: ${errorText(error)}`, step.id);
+    }
     this.live.add(container);
     try {
       return await this.attachAndWait(container, request, command, image);
@@ -157,6 +135,13 @@ export class DockerExecutor implements Executor {
         /exec: "[^"]*": (executable file not found|stat .*no such file or directory)/.test(text)
       ) {
         throw new CommandNotFoundError(request.step.id, command[0] ?? '', `image '${image}'`);
+      }
+      if (/could not select device driver/.test(text)) {
+        throw new StepConfigError(
+          `it asks for ${request.step.spec.resources?.gpus} GPUs, which this Docker engine cannot give (${text})`,
+          request.step.id,
+          "install the NVIDIA container toolkit, or remove 'resources.gpus'"
+        );
       }
       throw new EngineError(`the container did not start: ${text}`, request.step.id);
     }
@@ -211,29 +196,4 @@ export class DockerExecutor implements Executor {
     const run = { [LABEL.run]: this.runId };
     await this.client.removeLabelled(run, { volumes: !keepOutputs });
   }
-}
-
-/**
- * A tracker on this machine's loopback address is this machine's, not the container's: steps
- * reach it as host.docker.internal (the tracker must then listen on an address the Docker
- * network can reach, such as 0.0.0.0 or the bridge's gateway).
- */
-export function reachableFromContainers(env: Record<string, string>): Record<string, string> {
-  const copy = { ...env };
-  for (const name of TRACKER_VARIABLES) {
-    const value = copy[name];
-    if (value === undefined) {
-      continue;
-    }
-    try {
-      const url = new URL(value);
-      if (['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
-        url.hostname = HOST_ALIAS;
-        copy[name] = url.toString().replace(/\/$/, value.endsWith('/') ? '/' : '');
-      }
-    } catch {
-      // Not a URL (e.g. a file store path): passed as it is.
-    }
-  }
-  return copy;
 }
