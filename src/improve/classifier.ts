@@ -6,6 +6,8 @@
  * Training starts from fresh weights every time (seeded), so that an old and a retrained model
  * differ only by the data they saw.
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { tensorflowBackend, tf } from '../check/backend';
 import { TrainingDataError } from './errors';
 import type { Matrix } from './strategies';
@@ -31,6 +33,8 @@ export interface TrainingSet {
 }
 
 const PREDICT_BATCH = 2048;
+const MODEL_FILE = 'model.json';
+const WEIGHTS_FILE = 'weights.bin';
 
 export class MlpClassifier {
   private constructor(
@@ -98,6 +102,51 @@ export class MlpClassifier {
       if (c === data.y[i]) correct++;
     });
     return correct / predicted.length;
+  }
+
+  /** Saves the network to `dir` as TensorFlow.js's model.json and weights.bin; returns `dir`. */
+  async save(dir: string): Promise<string> {
+    await this.model.save(
+      tf.io.withSaveHandler(async artifacts => {
+        const { weightData, ...topology } = artifacts;
+        mkdirSync(dir, { recursive: true });
+        const weights = Buffer.concat(
+          (Array.isArray(weightData) ? weightData : weightData ? [weightData] : []).map(b =>
+            Buffer.from(b)
+          )
+        );
+        writeFileSync(join(dir, WEIGHTS_FILE), weights);
+        const model = {
+          ...topology,
+          scanflow: { classes: this.classes, trainedOn: this.trainedOn }
+        };
+        writeFileSync(join(dir, MODEL_FILE), JSON.stringify(model));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      })
+    );
+    return dir;
+  }
+
+  /** Loads a network saved by `save`. */
+  static async load(dir: string): Promise<MlpClassifier> {
+    await tensorflowBackend();
+    const saved = JSON.parse(
+      readFileSync(join(dir, MODEL_FILE), 'utf8')
+    ) as tf.io.ModelArtifacts & {
+      scanflow: { classes: number; trainedOn: number };
+    };
+    const weights = readFileSync(join(dir, WEIGHTS_FILE));
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        ...saved,
+        weightData: weights.buffer.slice(
+          weights.byteOffset,
+          weights.byteOffset + weights.byteLength
+        )
+      })
+    );
+    const inputSize = (model.inputs[0].shape[1] as number) ?? 0;
+    return new MlpClassifier(model, inputSize, saved.scanflow.classes, saved.scanflow.trainedOn);
   }
 
   /** Frees the network's tensors. */
