@@ -53,9 +53,32 @@ export function registerRunCommands(program: Command, output: Output): void {
       });
       const display = new ProgressDisplay(output, options.quiet ?? false);
       run.on(event => display.show(event));
-      const result = await run.done;
-      display.stop();
-      process.exitCode = report(result, output);
+      // The run itself stops on the first Ctrl-C; a second one quits without waiting.
+      let interrupts = 0;
+      const onInterrupt = (): void => {
+        interrupts++;
+        if (interrupts === 1) {
+          output.err(
+            "scanflow: stopping: removing the run's containers (Ctrl-C again to quit now)\n"
+          );
+        } else {
+          display.stop();
+          output.err(
+            `scanflow: quit before cleaning up; \`scanflow clean --run ${run.id}\` removes what is left\n`
+          );
+          process.exit(EXIT_INTERRUPTED);
+        }
+      };
+      process.on('SIGINT', onInterrupt);
+      process.on('SIGTERM', onInterrupt);
+      try {
+        const result = await run.done;
+        display.stop();
+        process.exitCode = report(result, output);
+      } finally {
+        process.off('SIGINT', onInterrupt);
+        process.off('SIGTERM', onInterrupt);
+      }
     });
 
   program

@@ -90,7 +90,8 @@ describe('scanflow run', () => {
     assert.equal(result.code, 130, result.stderr);
     assert.equal(
       result.stderr,
-      `scanflow: run ${runId} was cancelled; its containers and network are removed\n`
+      "scanflow: stopping: removing the run's containers (Ctrl-C again to quit now)\n" +
+        `scanflow: run ${runId} was cancelled; its containers and network are removed\n`
     );
     assert.match(result.stdout, /stop {3}interrupted\.long: cancelled/);
     assert.match(result.stdout, /stop {3}interrupted\.never: cancelled/);
