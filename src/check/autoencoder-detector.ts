@@ -12,6 +12,7 @@
 import {
   type AutoencoderArchitecture,
   buildAutoencoder,
+  encode,
   reconstructionErrors,
   trainAutoencoder
 } from './autoencoder';
@@ -168,6 +169,15 @@ export class AutoencoderDrift implements DriftDetector<Matrix, AutoencoderDetail
   score(rows: Matrix): Float64Array {
     checkMatrix(rows, 'batch', this.state.inputSize);
     return reconstructionErrors(this.model, this.scaler.transform(rows), this.state.inputSize);
+  }
+
+  /**
+   * The autoencoder's latent code of each row: a compact representation to hand other detectors
+   * as preprocessing, e.g. `new MMDDrift(reference, { preprocess: rows => ae.encode(rows) })`.
+   */
+  encode(rows: Matrix): number[][] {
+    checkMatrix(rows, 'batch', this.state.inputSize);
+    return encode(this.model, this.scaler.transform(rows), this.state.inputSize);
   }
 
   predict(batch: Matrix): DriftResult<AutoencoderDetails> {

@@ -8,6 +8,9 @@ import { tf } from './backend';
 
 export type AutoencoderArchitecture = 'dense' | 'conv';
 
+/** The bottleneck layer's name, so that the encoder half can be cut out of a trained model. */
+export const LATENT_LAYER = 'latent';
+
 export interface AutoencoderShape {
   architecture: AutoencoderArchitecture;
   /** Number of values per sample (784 for MNIST). */
@@ -33,7 +36,7 @@ export function buildAutoencoder(shape: AutoencoderShape): tf.LayersModel {
       .dense({ units: 128, activation: 'relu', kernelInitializer: init() })
       .apply(input) as tf.SymbolicTensor;
     x = tf.layers
-      .dense({ units: latent, activation: 'relu', kernelInitializer: init() })
+      .dense({ name: LATENT_LAYER, units: latent, activation: 'relu', kernelInitializer: init() })
       .apply(x) as tf.SymbolicTensor;
     x = tf.layers
       .dense({ units: 128, activation: 'relu', kernelInitializer: init() })
@@ -69,7 +72,15 @@ export function buildAutoencoder(shape: AutoencoderShape): tf.LayersModel {
       x
     );
     x = apply(tf.layers.flatten(), x);
-    x = apply(tf.layers.dense({ units: latent, activation: 'relu', kernelInitializer: init() }), x);
+    x = apply(
+      tf.layers.dense({
+        name: LATENT_LAYER,
+        units: latent,
+        activation: 'relu',
+        kernelInitializer: init()
+      }),
+      x
+    );
     x = apply(
       tf.layers.dense({
         units: (h / 4) * (w / 4) * 32,
@@ -194,6 +205,31 @@ export function reconstructionErrors(
     });
     out.set(errors.dataSync(), start);
     errors.dispose();
+  }
+  return out;
+}
+
+/** The latent code of each row (scaled, row-major): the encoder half of a trained autoencoder. */
+const encoders = new WeakMap<tf.LayersModel, tf.LayersModel>();
+
+export function encode(model: tf.LayersModel, scaled: Float32Array, inputSize: number): number[][] {
+  let encoder = encoders.get(model);
+  if (!encoder) {
+    encoder = tf.model({ inputs: model.inputs, outputs: model.getLayer(LATENT_LAYER).output });
+    encoders.set(model, encoder);
+  }
+  const n = scaled.length / inputSize;
+  const out: number[][] = [];
+  const chunk = 1000;
+  for (let start = 0; start < n; start += chunk) {
+    const end = Math.min(n, start + chunk);
+    const codes = tf.tidy(() =>
+      encoder.predict(
+        tf.tensor2d(scaled.subarray(start * inputSize, end * inputSize), [end - start, inputSize])
+      )
+    ) as tf.Tensor2D;
+    out.push(...(codes.arraySync() as number[][]));
+    codes.dispose();
   }
   return out;
 }

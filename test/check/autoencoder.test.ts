@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { AutoencoderDrift } from '../../src/check/autoencoder-detector';
 import { CalibrationError, DetectorOptionError, DriftDataError } from '../../src/check/errors';
+import { MMDDrift } from '../../src/check/mmd-detector';
 import { loadDetector, saveDetector } from '../../src/check/persist';
 import { digits, gaussianNoise } from './mnist';
 
@@ -80,6 +81,18 @@ describe('AutoencoderDrift (dense) on MNIST', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('its encoder is a preprocessing step for other detectors (MMD on latent codes)', () => {
+    const codes = detector.encode(unseen.slice(0, 5));
+    assert.equal(codes.length, 5);
+    assert.equal(codes[0].length, 32);
+    const mmd = new MMDDrift(reference.slice(0, 300), {
+      preprocess: rows => detector.encode(rows),
+      permutations: 50
+    });
+    assert.equal(mmd.predict(gaussianNoise(unseen.slice(0, 60), 0.2, 4)).isDrift, true);
+    assert.equal(mmd.predict(unseen.slice(60, 120)).isDrift, false);
   });
 
   it('rejects batches of the wrong shape or with NaN', () => {
