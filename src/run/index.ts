@@ -14,3 +14,5 @@ export { parameterVariable } from './step-env';
 export * from './errors';
 export { describeEvent } from './format';
 export { seconds } from './format';
+export { snapshot } from './snapshot';
+export type { RunSnapshot, StepSnapshot } from './snapshot';

@@ -4,7 +4,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { CommandNotFoundError, runWorkflow, StepConfigError, type RunOptions } from '../../src/run';
+import {
+  CommandNotFoundError,
+  runWorkflow,
+  snapshot,
+  StepConfigError,
+  type RunOptions
+} from '../../src/run';
 import type { WorkflowSpec } from '../../src/workflow';
 import { logsByStep, nodeStep, wf } from './helpers';
 
@@ -123,6 +129,63 @@ describe('local executor', () => {
     );
     const pid = Number(readFileSync(join(result.outputs!, 'pid'), 'utf8'));
     assert.equal(isRunning(pid), false, 'the process the step started is stopped too');
+  });
+
+  test('snapshot() folds the events into the state a live display draws', async () => {
+    const handle = runLocal(
+      wf('snap', [
+        {
+          kind: 'parallel',
+          name: 'p',
+          steps: [
+            nodeStep('ok', "console.log('first');console.log('last')"),
+            nodeStep('flaky', 'process.exit(process.env.SCANFLOW_ATTEMPT==="1"?1:0)', {
+              retries: 1
+            }),
+            nodeStep('bad', "console.error('broken');process.exit(4)")
+          ]
+        },
+        nodeStep('later', "console.log('never')")
+      ]),
+      { keepGoing: true }
+    );
+    let whileRunning: ReturnType<typeof snapshot> | undefined;
+    handle.on(event => {
+      if (event.type === 'step-running' && event.step === 'snap.p.ok') {
+        whileRunning = snapshot(handle.history());
+      }
+    });
+    await handle.done;
+    assert.equal(whileRunning?.status, 'running');
+    assert.equal(whileRunning?.steps['snap.p.ok'].status, 'running');
+    assert.equal(whileRunning?.steps['snap.later'].status, 'pending');
+
+    const end = snapshot(handle.history());
+    assert.equal(end.status, 'failed');
+    assert.equal(end.runId, handle.id);
+    assert.deepEqual(Object.keys(end.steps), [
+      'snap.p.ok',
+      'snap.p.flaky',
+      'snap.p.bad',
+      'snap.later'
+    ]);
+    const { ok, flaky, bad } = {
+      ok: end.steps['snap.p.ok'],
+      flaky: end.steps['snap.p.flaky'],
+      bad: end.steps['snap.p.bad']
+    };
+    assert.equal(ok.status, 'succeeded');
+    assert.equal(ok.lastLine, 'last');
+    assert.ok(ok.durationMs! > 0 && ok.startedAt! <= ok.finishedAt!);
+    assert.equal(flaky.status, 'succeeded');
+    assert.equal(flaky.attempt, 2);
+    assert.equal(bad.status, 'failed');
+    assert.equal(bad.message, 'step snap.p.bad: exited with code 4 (last output: broken)');
+    assert.deepEqual(end.steps['snap.later'], {
+      status: 'skipped',
+      message: 'it depends on snap.p.bad, which failed',
+      finishedAt: end.steps['snap.later'].finishedAt
+    });
   });
 
   test('a command that does not exist, or a step without one, is reported as such', async () => {
