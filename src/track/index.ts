@@ -32,3 +32,16 @@ export {
   type RecordedOutcome,
   type RunRecorderOptions
 } from './recorder';
+export {
+  Tracker,
+  RunTable,
+  MetricHistory,
+  RunComparison,
+  ParamsDiff,
+  type RunRow,
+  type HistoryPoint,
+  type RunsQuery,
+  type TrackerView,
+  type TrackerViewData,
+  type VegaLiteSpec
+} from './query';
