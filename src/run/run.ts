@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { flatten, type WorkflowSpec } from '../workflow';
+import { DefinitionError, flatten, type WorkflowSpec } from '../workflow';
+import { dataFlowProblems } from './data-flow';
 import { DockerExecutor, type DockerExecutorOptions } from './docker/executor';
 import { EngineError, RunError } from './errors';
 import { EventLog, type ExecutorKind, type RunEvent, type WorkflowRunStatus } from './events';
@@ -69,11 +70,16 @@ export interface WorkflowRun extends AsyncIterable<RunEvent> {
 }
 
 /**
- * Starts a run of `spec`. Throws a DefinitionError at once when the definition is not valid;
+ * Starts a run of `spec`. Throws a DefinitionError at once when the definition is not valid (or
+ * a step reads an input that no step it waits for writes);
  * everything else (a missing image, a failing step) is reported by the run's events and result.
  */
 export function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): WorkflowRun {
   const graph = flatten(spec);
+  const problems = dataFlowProblems(graph);
+  if (problems.length > 0) {
+    throw new DefinitionError(problems);
+  }
   const id = options.runId ?? newRunId();
   const log = new EventLog(id);
   const cancel = new AbortController();

@@ -188,6 +188,26 @@ describe('local executor', () => {
     });
   });
 
+  test('refuses, before anything runs, a step that reads what nothing before it writes', () => {
+    const spec = wf('flow', [
+      {
+        kind: 'parallel',
+        name: 'p',
+        steps: [
+          nodeStep('write', '', { outputs: ['x'] }),
+          nodeStep('read', '', { inputs: ['x', 'y'] })
+        ]
+      }
+    ]);
+    assert.throws(() => runLocal(spec), {
+      name: 'DefinitionError',
+      message:
+        'The workflow definition has 2 problems:\n' +
+        "  - flow.p.read (inputs): it reads 'x', which flow.p.write writes, but it does not wait for flow.p.write. Fix: add 'flow.p.write' to its 'after', or move it after flow.p.write.\n" +
+        "  - flow.p.read (inputs): it reads 'y', which no step writes. Fix: list 'y' in the 'outputs' of a step that runs before it, or remove it from 'inputs'."
+    });
+  });
+
   test('a command that does not exist, or a step without one, is reported as such', async () => {
     const missing = await runLocal(
       wf('missing', [
