@@ -1,6 +1,7 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 import type { ElkNode } from 'elkjs/lib/elk-api';
+import type { NodeSpec } from '../workflow/types';
 import {
   readWorkflowData,
   type WorkflowBundleData,
@@ -16,7 +17,14 @@ import {
 } from '../notebook/workflow-drawing';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const MAX_HEIGHT = 560;
+
+/** The graph settings (schema/settings.json), updated by the settings plugin. */
+export const graphSettings = {
+  /** The tallest a graph output grows before it needs panning, in pixels. */
+  maxHeight: 560,
+  /** Graphs with more steps than this start with their sub-workflows collapsed (0: never). */
+  collapseAbove: 0
+};
 
 /** elkjs is loaded on first use only, and lays out each distinct graph once. */
 let elk: Promise<Layouter> | undefined;
@@ -50,6 +58,9 @@ let renderers = 0;
  * or the buttons to zoom. Every name is set as text, never as HTML.
  */
 export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
+  /** The graph the user touched last (or, failing that, drew last): the commands act on it. */
+  static current: WorkflowRenderer | undefined;
+
   private model?: IRenderMime.IMimeModel;
   private data?: WorkflowBundleData;
   private drawing?: Drawing;
@@ -80,13 +91,19 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
     this.canvas.addEventListener('click', this.onClick);
     this.canvas.addEventListener('pointerdown', this.onPointerDown);
     this.canvas.addEventListener('wheel', this.onWheel, { passive: false });
+    this.node.addEventListener('pointerdown', () => (WorkflowRenderer.current = this), true);
   }
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     this.model = model;
     this.data = readWorkflowData(model.data[this.options.mimeType]);
     const meta = model.metadata[this.options.mimeType] as WorkflowViewMetadata | undefined;
-    this.collapsed = new Set(Array.isArray(meta?.collapsed) ? meta.collapsed.map(String) : []);
+    if (Array.isArray(meta?.collapsed)) {
+      this.collapsed = new Set(meta.collapsed.map(String));
+    } else if (!this.drawing && this.data && graphSettings.collapseAbove > 0) {
+      this.collapsed = new Set(largeGraphCollapsed(this.data, graphSettings.collapseAbove));
+    }
+    WorkflowRenderer.current ??= this;
     await this.draw();
   }
 
@@ -99,6 +116,28 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
   async toggle(id: string): Promise<void> {
     if (this.collapsed.has(id)) this.collapsed.delete(id);
     else this.collapsed.add(id);
+    await this.saveAndDraw();
+  }
+
+  /** Collapses every sub-workflow and group (`true`) or expands them all (`false`). */
+  async collapseAll(collapse: boolean): Promise<void> {
+    this.collapsed = new Set(collapse && this.data ? containerIds(this.data).slice(1) : []);
+    await this.saveAndDraw();
+  }
+
+  /** Downloads the graph as an SVG file. */
+  exportSvg(): void {
+    if (!this.drawing || !this.data) return;
+    const blob = new Blob([this.toSvg()], { type: 'image/svg+xml' });
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `${this.data.workflow.name.replace(/[^A-Za-z0-9_-]+/g, '_') || 'workflow'}.svg`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  private async saveAndDraw(): Promise<void> {
     const state: WorkflowViewMetadata = { collapsed: [...this.collapsed].sort() };
     const model = this.model;
     if (model) {
@@ -144,14 +183,21 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
   private applyView(): void {
     const { x, y, k } = this.view;
     this.viewport?.setAttribute('transform', `translate(${x} ${y}) scale(${k})`);
-    const height = Math.min(MAX_HEIGHT, Math.max(60, (this.drawing?.height ?? 0) * k + 4));
+    const height = Math.min(
+      graphSettings.maxHeight,
+      Math.max(60, (this.drawing?.height ?? 0) * k + 4)
+    );
     this.svg?.setAttribute('height', String(Math.ceil(height)));
   }
 
   private fitToView(): void {
     if (!this.drawing) return;
     const width = this.canvas.clientWidth || this.drawing.width;
-    const k = Math.min(width / this.drawing.width, MAX_HEIGHT / this.drawing.height, 2);
+    const k = Math.min(
+      width / this.drawing.width,
+      graphSettings.maxHeight / this.drawing.height,
+      2
+    );
     this.view = { x: 0, y: 0, k: Math.max(0.05, k) };
     this.applyView();
   }
@@ -162,17 +208,6 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
     // Keep the point under (cx, cy) in place.
     this.view = { k: next, x: cx - ((cx - x) * next) / k, y: cy - ((cy - y) * next) / k };
     this.applyView();
-  }
-
-  private exportSvg(): void {
-    if (!this.drawing || !this.data) return;
-    const blob = new Blob([this.toSvg()], { type: 'image/svg+xml' });
-    const url = URL.createObjectURL(blob);
-    const link = document.createElement('a');
-    link.href = url;
-    link.download = `${this.data.workflow.name.replace(/[^A-Za-z0-9_-]+/g, '_') || 'workflow'}.svg`;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
   private readonly onClick = (event: MouseEvent): void => {
@@ -214,11 +249,34 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
 
   dispose(): void {
     if (this.isDisposed) return;
+    if (WorkflowRenderer.current === this) WorkflowRenderer.current = undefined;
     this.canvas.removeEventListener('click', this.onClick);
     this.canvas.removeEventListener('pointerdown', this.onPointerDown);
     this.canvas.removeEventListener('wheel', this.onWheel);
     super.dispose();
   }
+}
+
+/** Qualified ids of the workflow's containers, the root first. */
+function containerIds(data: WorkflowBundleData): string[] {
+  const ids: string[] = [];
+  const visit = (node: NodeSpec, id: string): void => {
+    if (node.kind === 'step') return;
+    ids.push(id);
+    node.steps.forEach(child => visit(child, `${id}.${child.name}`));
+  };
+  visit(data.workflow, data.workflow.name);
+  return ids;
+}
+
+/** For big graphs: the root's direct sub-workflows and groups start collapsed. */
+function largeGraphCollapsed(data: WorkflowBundleData, above: number): string[] {
+  const count = (node: NodeSpec): number =>
+    node.kind === 'step' ? 1 : node.steps.reduce((n, child) => n + count(child), 0);
+  if (count(data.workflow) <= above) return [];
+  return data.workflow.steps
+    .filter(child => child.kind !== 'step')
+    .map(child => `${data.workflow.name}.${child.name}`);
 }
 
 function summarize(data: WorkflowBundleData, drawing: Drawing): string {

@@ -1,0 +1,110 @@
+/**
+ * Runs the Galata (Playwright) UI tests in ui-tests/ against a real JupyterLab started here: the
+ * venv's JupyterLab with the scanflow extension installed and the tslab kernel registered, on a
+ * free port of 127.0.0.1, in a fresh root folder where `scanflow` is importable
+ * (node_modules/scanflow links to this repository). The browser is Debian's Chromium.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const root = join(__dirname, '..', '..');
+const venvBin = join(root, '.venv', 'bin');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port'))
+      );
+    });
+  });
+}
+
+async function waitForLab(url: string, server: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`JupyterLab exited:\n${log()}`);
+    try {
+      const response = await fetch(`${url}/lab`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise(resolve => setTimeout(resolve, 500));
+  }
+  throw new Error(`JupyterLab did not answer at ${url}:\n${log()}`);
+}
+
+describe('the JupyterLab extension in a real JupyterLab and Chromium (Galata)', () => {
+  let server: ChildProcess | undefined;
+  let labRoot = '';
+  let url = '';
+  let serverLog = '';
+
+  before(async () => {
+    assert.ok(existsSync(join(venvBin, 'jupyter')), 'run bash scripts/setup.sh first');
+    labRoot = mkdtempSync(join(tmpdir(), 'scanflow-ui-'));
+    mkdirSync(join(labRoot, 'node_modules'));
+    symlinkSync(root, join(labRoot, 'node_modules', 'scanflow'));
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    server = spawn(
+      join(venvBin, 'jupyter'),
+      ['lab', '--config', join(root, 'ui-tests', 'jupyter_server_test_config.py')],
+      {
+        cwd: labRoot,
+        detached: true,
+        env: {
+          ...process.env,
+          PATH: `${venvBin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+          SCANFLOW_UI_PORT: String(port),
+          JUPYTERLAB_GALATA_ROOT_DIR: labRoot
+        },
+        stdio: ['ignore', 'pipe', 'pipe']
+      }
+    );
+    server.stdout?.on('data', chunk => (serverLog += chunk));
+    server.stderr?.on('data', chunk => (serverLog += chunk));
+    await waitForLab(url, server, () => serverLog);
+  });
+
+  after(() => {
+    if (server?.pid && server.exitCode === null) {
+      process.kill(-server.pid, 'SIGTERM');
+    }
+    if (labRoot) rmSync(labRoot, { recursive: true, force: true });
+  });
+
+  it('passes the Galata tests in ui-tests/', () => {
+    const result = spawnSync(
+      process.execPath,
+      [
+        join(root, 'node_modules', '@playwright', 'test', 'cli.js'),
+        'test',
+        '-c',
+        join(root, 'ui-tests', 'playwright.config.ts')
+      ],
+      {
+        cwd: join(root, 'ui-tests'),
+        env: { ...process.env, SCANFLOW_UI_URL: url },
+        encoding: 'utf8',
+        timeout: 600_000
+      }
+    );
+    assert.equal(
+      result.status,
+      0,
+      `playwright failed:\n${result.stdout}\n${result.stderr}\n--- jupyter lab ---\n${serverLog.slice(-4000)}`
+    );
+  });
+});
