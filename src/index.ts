@@ -5,3 +5,4 @@ export * from './notebook';
 export * from './track';
 export * from './run';
 export * from './check';
+export * from './improve';

@@ -15,6 +15,8 @@
 import { existsSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { MimeBundle } from '../notebook/bundles';
+import { labelingSessionBundle, labelingSessionData, type LabelingSessionBundle } from './bundle';
 import { LabelError, LabelTimeoutError, SessionError } from './errors';
 import { greyImageDataUrl, type GreyImage } from './images';
 import {
@@ -281,6 +283,18 @@ export class LabelingSession {
     await this.waitFor(() => this.isComplete, options, 'every sample to be labeled');
     this.delivered = this.accepted.length;
     return [...this.accepted];
+  }
+
+  /** The data of the labeling MIME bundle (application/vnd.scanflow.labeling+json). */
+  toBundle(): LabelingSessionBundle {
+    this.refresh();
+    return labelingSessionData(this);
+  }
+
+  /** What `show(session)` displays: the labeling bundle with a text/plain summary. */
+  toMimeBundle(): MimeBundle {
+    this.refresh();
+    return labelingSessionBundle(this);
   }
 
   /** Stops watching the folder; pending waits fail with a LabelTimeoutError. */

@@ -6,6 +6,7 @@ import { inflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { LabelError, LabelTimeoutError, SessionError } from '../../src/improve/errors';
 import { SimulatedOracle } from '../../src/improve/oracle';
+import { labelingSessionData } from '../../src/improve/bundle';
 import { LabelingSession } from '../../src/improve/session';
 
 const CLASSES = ['cat', 'dog', 'bird'];
@@ -256,5 +257,50 @@ describe('waiting for labels from the folder', () => {
       ['b']
     );
     session.close();
+  });
+});
+
+describe('the labeling bundle', () => {
+  it('carries samples, classes, progress, labels so far and the folder, with a text summary', () => {
+    const session = newSession();
+    session.label('a', 'cat', { by: 'ana' });
+    const bundle = session.toMimeBundle();
+    const data = bundle.data['application/vnd.scanflow.labeling+json'] as ReturnType<
+      LabelingSession['toBundle']
+    >;
+    assert.equal(data.version, 1);
+    assert.equal(data.session, 'round-1');
+    assert.deepEqual(data.classes, CLASSES);
+    assert.deepEqual(
+      data.samples.map(s => [s.id, s.guess]),
+      [
+        ['a', 'cat'],
+        ['b', 'dog'],
+        ['c', undefined]
+      ]
+    );
+    assert.deepEqual(data.samples[2].row, { weight: 4.2, legs: 2 });
+    assert.deepEqual(data.progress, { labeled: 1, skipped: 0, total: 3 });
+    assert.equal(data.labels.a.label, 'cat');
+    assert.equal(data.absoluteFolder, session.folder);
+    assert.equal(data.labelsDir, 'labels');
+    // The bundle survives the trip through JSON (tslab sends strings).
+    assert.deepEqual(JSON.parse(JSON.stringify(data)), data);
+    assert.equal(
+      bundle.data['text/plain'],
+      [
+        'labeling session round-1: 1 of 3 samples labeled',
+        'classes: cat, dog, bird',
+        `folder: ${session.folder} (one JSON file per label in labels/)`,
+        'to label: b (guess dog, score 0.500), c'
+      ].join('\n')
+    );
+  });
+
+  it('names the folder relative to the working directory when inside it', () => {
+    const session = newSession();
+    const parent = join(session.folder, '..');
+    assert.equal(labelingSessionData(session, parent).folder, 'round-1');
+    assert.equal(labelingSessionData(session, '/somewhere/else').folder, session.folder);
   });
 });

@@ -1,0 +1,54 @@
+/** The improver: query strategies, labeling sessions, retraining and promotion. */
+export * from './errors';
+export {
+  anomalyRanking,
+  entropySampling,
+  entropyScores,
+  leastConfidence,
+  leastConfidenceScores,
+  marginSampling,
+  marginScores,
+  randomSampling,
+  rankedBatch,
+  reconstructionErrorSampling,
+  type AnomalyScorer,
+  type Probabilities,
+  type Query,
+  type RankedBatchOptions
+} from './strategies';
+export {
+  LabelingSession,
+  type CreateSessionOptions,
+  type LabelRecord,
+  type NewSample,
+  type OpenSessionOptions,
+  type Progress as LabelingProgress,
+  type RejectedLabel,
+  type WaitOptions
+} from './session';
+export {
+  MANIFEST_FORMAT,
+  type LabelDocument,
+  type RejectedDocument,
+  type SessionManifest,
+  type SessionSample
+} from './label-files';
+export { SimulatedOracle, type GroundTruth, type OracleOptions } from './oracle';
+export { greyImageDataUrl, type GreyImage } from './images';
+export {
+  labelingSessionBundle,
+  labelingSessionData,
+  labelingSessionText,
+  type LabelingSessionBundle
+} from './bundle';
+export { MlpClassifier, argmax, type ClassifierOptions, type TrainingSet } from './classifier';
+export { trackerRegistry, type ModelRegistry, type TrackerRegistryOptions } from './registry';
+export {
+  decidePromotion,
+  labelsAsTrainingSet,
+  retrainAndCompare,
+  type Comparison,
+  type PromotionDecision,
+  type PromotionTarget,
+  type RetrainOptions
+} from './retrain';
