@@ -12,6 +12,7 @@ import tempfile
 import warnings
 
 import mlflow
+import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
@@ -35,6 +36,10 @@ with mlflow.start_run(run_name="train") as run:
     mlflow.log_metric("not_a_number", float("nan"))
     mlflow.log_metric("unbounded", float("inf"))
     mlflow.set_tag("stage", "dev")
+    mlflow.set_tag("temporary", "x")
+    client.delete_tag(run_id, "temporary")
+    dataset = mlflow.data.from_numpy(np.array([[1.0, 2.0], [3.0, 4.0]]), source="/data/toy.npy", name="toy")
+    mlflow.log_input(dataset, context="training")
     mlflow.set_tags({"owner": "scanflow", "unicode": "naïve ✓"})
     client.log_batch(
         run_id,
@@ -68,6 +73,10 @@ assert math.isnan(metrics["not_a_number"]) and metrics["unbounded"] == math.inf,
 tags = got.data.tags
 assert tags["stage"] == "dev" and tags["owner"] == "scanflow" and tags["unicode"] == "naïve ✓", tags
 assert tags["batched"] == "yes" and tags["mlflow.runName"] == "train"
+assert "temporary" not in tags
+inputs = got.inputs.dataset_inputs
+assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("toy", dataset.digest)], inputs
+assert {t.key: t.value for t in inputs[0].tags}["mlflow.data.context"] == "training"
 
 history = client.get_metric_history(run_id, "loss")
 assert [(m.step, m.value, m.timestamp) for m in history] == [
@@ -85,6 +94,22 @@ with tempfile.TemporaryDirectory() as out:
     assert json.load(open(os.path.join(local, "deep", "curve.json"))) == {"x": [1, 2, 3]}
 assert mlflow.artifacts.load_text(f"runs:/{run_id}/model/weights.txt") == "model weights"
 
+# Experiments: tags, rename, search; runs: delete and restore.
+client.set_experiment_tag(experiment_id, "team", "ml")
+assert client.get_experiment(experiment_id).tags == {"team": "ml"}
+assert [e.name for e in client.search_experiments(filter_string="tags.team = 'ml'")] == ["python-scenario"]
+client.rename_experiment(experiment_id, "python-scenario-renamed")
+client.rename_experiment(experiment_id, "python-scenario")
+client.delete_run(run_id)
+assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+client.restore_run(run_id)
+assert client.get_run(run_id).info.lifecycle_stage == "active"
+try:
+    client.get_run("0" * 32)
+    raise AssertionError("a missing run must raise")
+except mlflow.exceptions.RestException as error:
+    assert error.error_code == "RESOURCE_DOES_NOT_EXIST", error.error_code
+
 # Three more runs to search, order and page through.
 for name, acc in [("a", 0.5), ("b", 0.7), ("c", 0.95)]:
     with mlflow.start_run(run_name=name):
@@ -96,6 +121,8 @@ assert [r.info.run_name for r in found] == ["c", "train", "b"], [r.info.run_name
 found = client.search_runs([experiment_id], "params.model = 'cnn' and metrics.acc >= 0.9", order_by=["attributes.run_name ASC"])
 assert [r.info.run_name for r in found] == ["c", "train"]
 found = client.search_runs([experiment_id], "tags.mlflow.runName LIKE 't%'")
+assert [r.info.run_name for r in found] == ["train"]
+found = client.search_runs([experiment_id], "datasets.name = 'toy'")
 assert [r.info.run_name for r in found] == ["train"]
 page = client.search_runs([experiment_id], "", order_by=["metrics.acc ASC"], max_results=2)
 names = [r.info.run_name for r in page]
