@@ -5,6 +5,7 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { labelingServices } from './labeling-renderer';
 import { graphSettings, WorkflowRenderer } from './workflow-renderer';
 
 const CATEGORY = 'Scanflow';
@@ -67,4 +68,19 @@ const settings: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [commands, settings];
+const labeling: JupyterFrontEndPlugin<void> = {
+  id: 'scanflow:labeling',
+  description: 'Lets the labeling widget write labels through the Contents API.',
+  autoStart: true,
+  activate: (app: JupyterFrontEnd) => {
+    const { contents, user } = app.serviceManager;
+    labelingServices.store = {
+      save: async (path, text) => {
+        await contents.save(path, { type: 'file', format: 'text', content: text });
+      },
+      user: () => user?.identity?.username ?? 'jupyter'
+    };
+  }
+};
+
+export default [commands, settings, labeling];

@@ -1,5 +1,6 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { MIME } from '../mime';
+import { LabelingRenderer } from './labeling-renderer';
 import { WorkflowRenderer } from './workflow-renderer';
 
 /** Renders `application/vnd.scanflow.workflow+json` outputs as nested workflow boxes. */
@@ -15,4 +16,17 @@ const workflowRenderer: IRenderMime.IExtension = {
   dataType: 'json'
 };
 
-export default [workflowRenderer];
+/** Renders `application/vnd.scanflow.labeling+json` outputs as the labeling widget. */
+const labelingRenderer: IRenderMime.IExtension = {
+  id: 'scanflow:labeling-renderer',
+  description: 'Renders Scanflow labeling sessions as a labeling widget.',
+  rendererFactory: {
+    safe: true,
+    mimeTypes: [MIME.labeling],
+    createRenderer: options => new LabelingRenderer(options)
+  },
+  rank: 0,
+  dataType: 'json'
+};
+
+export default [workflowRenderer, labelingRenderer];
