@@ -107,7 +107,7 @@ export async function startMlflowServer(folder: string, workers = 1): Promise<Ml
   });
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitForHttp(`${url}/health`, 120_000, child);
+    await waitForHttp(`${url}/health`, 240_000, child);
   } catch (error) {
     child.kill('SIGKILL');
     throw new Error(`mlflow server did not start: ${(error as Error).message}\n${log}`);

@@ -21,7 +21,7 @@ test('our client against our server', async () => {
   }
 });
 
-test('our client against a real mlflow server', { timeout: 300_000 }, async () => {
+test('our client against a real mlflow server', { timeout: 400_000 }, async () => {
   const server = await startMlflowServer(folder.path);
   const client = new RestStore(server.url);
   try {
