@@ -1,7 +1,7 @@
 /**
  * The real MLflow Python client (from PyPI, in the venv) logs a full scenario to our server and
  * reads every value back exactly (the asserts are in mlflow_scenario.py); here we also check from
- * the store's side that what the client wrote is what landed.
+ * the store's side that what the client wrote is what landed. The server requires a bearer token.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -12,7 +12,8 @@ let tracker: RunningTracker;
 const folder = temporaryFolder('python-client');
 
 before(async () => {
-  tracker = await startTracker({ storePath: `${folder.path}/tracker.db` });
+  // Guarded by a bearer token, which the MLflow client sends from MLFLOW_TRACKING_TOKEN.
+  tracker = await startTracker({ storePath: `${folder.path}/tracker.db`, token: 'scenario-token' });
 });
 
 after(async () => {
@@ -21,7 +22,9 @@ after(async () => {
 });
 
 test('the MLflow Python client logs, searches, stores artifacts and registers models with exact read-back', async () => {
-  const output = await runPython('mlflow_scenario.py', [tracker.url]);
+  const output = await runPython('mlflow_scenario.py', [tracker.url], {
+    MLFLOW_TRACKING_TOKEN: 'scenario-token'
+  });
   const { experiment_id: experimentId, run_id: runId } = JSON.parse(
     output.trim().split('\n').pop() ?? '{}'
   ) as {
