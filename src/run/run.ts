@@ -6,6 +6,7 @@
  *   const result = await run.done;        // or: run.cancel()
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { DefinitionError, flatten, type WorkflowSpec } from '../workflow';
 import { dataFlowProblems } from './data-flow';
@@ -83,6 +84,8 @@ export function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): Workf
   const id = options.runId ?? newRunId();
   const log = new EventLog(id);
   const cancel = new AbortController();
+  // Every running step listens for the cancel; more than ten at once is not a leak.
+  setMaxListeners(0, cancel.signal);
 
   const onSignal = (): void => cancel.abort();
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
