@@ -19,6 +19,7 @@ import {
   type TrackerBundleData
 } from '../notebook';
 import { NotFoundError } from './errors';
+import { loadRecordedRun, type RecordedRun, type RunArtifacts } from './recorder';
 import { RestStore, type RestStoreOptions } from './rest-store';
 import type { TrackingStore } from './store';
 import type { Run } from './types';
@@ -293,11 +294,29 @@ export interface RunsQuery {
 export class Tracker {
   constructor(
     readonly store: TrackingStore,
-    readonly url?: string
+    readonly url?: string,
+    /** Where run artifacts are read from (a RestStore reads them through the server). */
+    readonly artifacts?: RunArtifacts
   ) {}
 
   static connect(url: string, options?: RestStoreOptions): Tracker {
-    return new Tracker(new RestStore(url, options), url);
+    const client = new RestStore(url, options);
+    return new Tracker(client, url, client);
+  }
+
+  /** Closes the connection of a tracker made by `connect`. */
+  close(): void {
+    if (this.store instanceof RestStore) this.store.close();
+  }
+
+  /** A scanflow run as recorded by RunRecorder: definition, steps, images, outcomes, log tails. */
+  async recordedRun(workflow: string, runId: string): Promise<RecordedRun> {
+    if (!this.artifacts) {
+      throw new NotFoundError(
+        'This Tracker has no artifact access: make it with Tracker.connect(url).'
+      );
+    }
+    return loadRecordedRun(this.store, this.artifacts, workflow, runId);
   }
 
   /** Runs of a workflow (the experiment of that name) as a table. */

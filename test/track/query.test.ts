@@ -6,13 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { useDisplay, type DisplayMessage } from '../../src/notebook';
 import { MIME } from '../../src/mime';
-import {
-  RestStore,
-  Tracker,
-  startTracker,
-  type RunningTracker,
-  type TrackerViewData
-} from '../../src/track';
+import { Tracker, startTracker, type RunningTracker, type TrackerViewData } from '../../src/track';
 import { temporaryFolder } from './helpers';
 
 const folder = temporaryFolder('query');
@@ -59,7 +53,7 @@ before(async () => {
 });
 
 after(async () => {
-  (tracker.store as RestStore).close();
+  tracker.close();
   await server.close();
   useDisplay(undefined);
   folder.remove();

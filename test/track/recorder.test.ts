@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { runWorkflow } from '../../src/run';
-import { RestStore, RunRecorder, loadRecordedRun, startTracker } from '../../src/track';
+import { RestStore, RunRecorder, Tracker, loadRecordedRun, startTracker } from '../../src/track';
 import { step, workflow } from '../../src/workflow';
 import { temporaryFolder } from './helpers';
 
@@ -68,6 +68,11 @@ test(
       assert.equal(tail[0], 'line 50');
       assert.equal(tail[99], 'line 149');
       assert.match(train.logTail ?? '', /diverged/);
+
+      // The notebook's Tracker reads the same record.
+      const notebook = Tracker.connect(tracker.url);
+      assert.deepEqual(await notebook.recordedRun('recorded', 'run-1'), recorded);
+      notebook.close();
 
       // Any MLflow client sees the same thing: the step runs are nested under the run.
       const mlflowRun = await client.getRun(train.mlflowRunId);
