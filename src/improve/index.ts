@@ -52,3 +52,11 @@ export {
   type PromotionTarget,
   type RetrainOptions
 } from './retrain';
+export {
+  ActiveLearner,
+  STRATEGIES as QUERY_STRATEGIES,
+  type ActiveLearnerOptions,
+  type QueryInputs,
+  type QueryStrategy,
+  type StrategyName
+} from './learner';

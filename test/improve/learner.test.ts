@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import randn from '@stdlib/random-base-randn';
+import type { TrainingSet } from '../../src/improve/classifier';
+import { ActiveLearner } from '../../src/improve/learner';
+import { SimulatedOracle } from '../../src/improve/oracle';
+
+const CLASSES = ['red', 'green', 'blue'];
+
+function blobs(n: number, seed: number): TrainingSet {
+  const normal = randn.factory({ seed });
+  const x: number[][] = [];
+  const y: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    x.push(Array.from({ length: 8 }, (_, j) => (j % 3 === c ? 1.5 : 0) + normal()));
+    y.push(c);
+  }
+  return { x, y };
+}
+
+const SMALL = { hidden: [16], epochs: 40, batchSize: 16, seed: 3 };
+
+describe('active learner: query, label, teach', () => {
+  it('runs a round end to end through a labeling session and the simulated oracle', async () => {
+    const pool = blobs(120, 9);
+    const ids = pool.x.map((_, i) => `p${i}`);
+    const truth = new Map(ids.map((id, i) => [id, CLASSES[pool.y[i]]]));
+    const learner = await ActiveLearner.start({
+      classes: CLASSES,
+      pool: pool.x,
+      poolIds: ids,
+      labeled: blobs(6, 1),
+      heldOut: blobs(300, 2),
+      strategy: 'margin',
+      classifier: SMALL
+    });
+    const root = mkdtempSync(join(tmpdir(), 'scanflow-learner-'));
+
+    const session = await learner.query(30, join(root, 'round-1'));
+    assert.equal(session.samples.length, 30);
+    assert.equal(learner.poolSize, 90);
+    for (const sample of session.samples) {
+      assert.ok(CLASSES.includes(sample.guess ?? ''));
+      assert.equal(sample.probabilities?.length, 3);
+      assert.ok(typeof sample.score === 'number' && sample.score >= 0 && sample.score <= 1);
+    }
+    // Margin sampling hands over the most ambiguous samples first.
+    const scores = session.samples.map(s => s.score as number);
+    assert.deepEqual(
+      scores,
+      [...scores].sort((a, b) => b - a)
+    );
+
+    await assert.rejects(learner.teach(session), /has labels for 0 of its 30 samples/);
+    const answering = setTimeout(() => SimulatedOracle.fromMap(truth).answer(session.folder), 20);
+    await session.complete({ timeoutMs: 10_000 });
+    clearTimeout(answering);
+
+    const comparison = await learner.teach(session);
+    assert.equal(learner.labeledCount, 36);
+    assert.equal(comparison.candidate.trainedOn, 36);
+    assert.equal(comparison.heldOut, 300);
+    assert.equal(comparison.promote, comparison.candidate.accuracy > comparison.current.accuracy);
+    if (comparison.promote) assert.equal(learner.champion, learner.model);
+    await assert.rejects(learner.teach(session), /taught already/);
+
+    // Bad requests change nothing.
+    await assert.rejects(learner.query(91, join(root, 'too-many')), {
+      name: 'QueryError',
+      message: /k is 91 but the pool has only 90 samples/
+    });
+    assert.equal(learner.poolSize, 90);
+    assert.equal(existsSync(join(root, 'too-many')), false);
+    learner.dispose();
+  });
+
+  it('refuses an unknown strategy, and reconstruction-error without a scorer', async () => {
+    const base = {
+      classes: CLASSES,
+      pool: blobs(10, 3).x,
+      labeled: blobs(6, 1),
+      heldOut: blobs(6, 2),
+      classifier: SMALL
+    };
+    await assert.rejects(
+      ActiveLearner.start({ ...base, strategy: 'smallest-margin' as 'margin' }),
+      /Unknown strategy 'smallest-margin': use one of least-confidence, margin, entropy/
+    );
+    const learner = await ActiveLearner.start({ ...base, strategy: 'reconstruction-error' });
+    await assert.rejects(
+      learner.query(2, join(mkdtempSync(join(tmpdir(), 'scanflow-')), 'x')),
+      /needs a scorer/
+    );
+    assert.equal(learner.poolSize, 10);
+    learner.dispose();
+  });
+});
