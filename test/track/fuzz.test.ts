@@ -81,6 +81,8 @@ test(
           '--workers',
           '2',
           '--no-color',
+          '--suppress-health-check',
+          'all',
           '--generation-database',
           'none',
           '--request-timeout',
