@@ -2,13 +2,15 @@
  * The local executor: each step attempt is a child process of this machine, in a working folder
  * of its own, for machines without Docker. Outputs go to the run's outputs folder, which steps
  * find through SCANFLOW_OUTPUTS (and SCANFLOW_INPUTS), as they do in containers. Images and
- * resource limits do not apply here.
+ * resource limits do not apply here; a step built from a `base` starts in a copy of its files, as
+ * its container would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CommandNotFoundError, EngineError, StepConfigError } from './errors';
+import type { EventInit } from './events';
 import type { Executor, RunPlan, AttemptOutcome, StepRequest } from './executor';
 import { LineSplitter } from './lines';
 
@@ -23,6 +25,8 @@ export class LocalExecutor implements Executor {
   readonly kind = 'local';
   private runDir = '';
   private readonly live = new Set<ChildProcess>();
+  /** Steps built from a `base`: the folder whose files their working folder starts with. */
+  private readonly sources = new Map<string, string>();
 
   constructor(private readonly options: LocalExecutorOptions = {}) {}
 
@@ -30,10 +34,21 @@ export class LocalExecutor implements Executor {
     return join(this.runDir, 'outputs');
   }
 
-  async prepare(plan: RunPlan): Promise<void> {
+  async prepare(plan: RunPlan, emit: (event: EventInit) => void): Promise<void> {
     const root = resolve(this.options.workdir ?? join(tmpdir(), 'scanflow-runs'));
     this.runDir = join(root, plan.runId);
+    const limited = plan.graph.steps.filter(step => step.spec.resources).map(step => step.id);
+    if (limited.length > 0) {
+      emit({
+        type: 'notice',
+        message: `resource limits do not apply to local processes (${limited.join(', ')})`
+      });
+    }
     for (const step of plan.graph.steps) {
+      if (step.spec.base !== undefined) {
+        // Like the image's /scanflow/app, the step's working folder starts with these files.
+        this.sources.set(step.id, resolve(plan.baseDir, step.spec.context ?? '.'));
+      }
       if (!step.spec.command || step.spec.command.length === 0) {
         throw new StepConfigError(
           'it has no command, and the local executor cannot run an image',
@@ -52,6 +67,10 @@ export class LocalExecutor implements Executor {
     const [program, ...args] = request.command!;
     const cwd = join(this.runDir, 'steps', request.step.id, String(request.attempt));
     mkdirSync(cwd, { recursive: true });
+    const source = this.sources.get(request.step.id);
+    if (source) {
+      cpSync(source, cwd, { recursive: true });
+    }
     return new Promise((resolvePromise, reject) => {
       const child = spawn(program, args, {
         cwd,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
   CommandNotFoundError,
@@ -12,7 +12,7 @@ import {
   type RunOptions
 } from '../../src/run';
 import type { WorkflowSpec } from '../../src/workflow';
-import { logsByStep, nodeStep, wf } from './helpers';
+import { logsByStep, nodeStep, wf, writeDefinition } from './helpers';
 
 const workdir = mkdtempSync(join(tmpdir(), 'scanflow-local-test-'));
 after(() => rmSync(workdir, { recursive: true, force: true }));
@@ -206,6 +206,32 @@ describe('local executor', () => {
         "  - flow.p.read (inputs): it reads 'x', which flow.p.write writes, but it does not wait for flow.p.write. Fix: add 'flow.p.write' to its 'after', or move it after flow.p.write.\n" +
         "  - flow.p.read (inputs): it reads 'y', which no step writes. Fix: list 'y' in the 'outputs' of a step that runs before it, or remove it from 'inputs'."
     });
+  });
+
+  test('a step built from a base starts in a copy of its files, as in its container', async () => {
+    const file = writeDefinition(wf('unused', []), {
+      'greet.js': "console.log('hi from greet.js')"
+    });
+    const handle = runLocal(
+      wf('based', [
+        {
+          kind: 'step',
+          name: 'greet',
+          base: 'scanflow/node:20',
+          command: ['node', 'greet.js'],
+          resources: { memory: '64m' }
+        }
+      ]),
+      { baseDir: dirname(file) }
+    );
+    const result = await handle.done;
+    assert.equal(result.status, 'succeeded', result.error?.message);
+    assert.deepEqual(logsByStep(handle.history()).get('based.greet'), ['hi from greet.js']);
+    const notices = handle.history().filter(e => e.type === 'notice');
+    assert.deepEqual(
+      notices.map(e => e.type === 'notice' && e.message),
+      ['resource limits do not apply to local processes (based.greet)']
+    );
   });
 
   test('a command that does not exist, or a step without one, is reported as such', async () => {
