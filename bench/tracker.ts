@@ -6,7 +6,7 @@
  *   - single log-metric throughput, 4 concurrent callers
  *   - p50/p99 latency of each, one caller at a time
  * Each server runs in its own process. ratio = our throughput / MLflow's (target: 10x on both).
- * Options: --seconds N per measurement (default 8).
+ * Options: --seconds N per measurement (default 8), --workers N for mlflow server (default 4, its own).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -130,6 +130,8 @@ async function startOurs(store: string): Promise<{ url: string; child: ChildProc
 export default async function tracker(args: string[]): Promise<BenchResult> {
   const at = args.indexOf('--seconds');
   const seconds = at >= 0 ? Number(args[at + 1]) : 8;
+  const workersAt = args.indexOf('--workers');
+  const workers = workersAt >= 0 ? Number(args[workersAt + 1]) : 4;
   const folder = temporaryFolder('bench-tracker');
   try {
     console.log(
@@ -137,7 +139,7 @@ export default async function tracker(args: string[]): Promise<BenchResult> {
     );
     const mlflowFolder = join(folder.path, 'mlflow');
     mkdirSync(mlflowFolder);
-    const mlflow = await startMlflowServer(mlflowFolder, 4);
+    const mlflow = await startMlflowServer(mlflowFolder, workers);
     let anchor;
     try {
       console.log('measuring mlflow server');
@@ -154,7 +156,7 @@ export default async function tracker(args: string[]): Promise<BenchResult> {
       ours.child.kill('SIGTERM');
     }
     return {
-      anchor: { server: 'mlflow server (sqlite backend, 4 workers)', ...anchor },
+      anchor: { server: `mlflow server (sqlite backend, ${workers} workers)`, ...anchor },
       ours: { server: 'scanflow tracker (sqlite WAL, 1 process)', ...measured },
       ratio: {
         logBatchThroughput: round(

@@ -86,6 +86,12 @@ export function registerTrackerCommands(program: Command, output: Output): void 
           `${token ? ', bearer token required' : ''})\n` +
           `  MLFLOW_TRACKING_URI=${tracker.url}\n`
       );
+      if (!token && !['127.0.0.1', '::1', 'localhost'].includes(options.host)) {
+        output.err(
+          `scanflow: warning: the tracker listens on ${options.host} without a token, so anyone who can reach it can read and write. ` +
+            'Fix: pass --token (or set SCANFLOW_TRACKER_TOKEN) and give clients MLFLOW_TRACKING_TOKEN.\n'
+        );
+      }
       const signal = await stopSignal();
       await tracker.close();
       output.out(`scanflow tracker stopped (${signal})\n`);
