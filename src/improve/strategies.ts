@@ -141,7 +141,8 @@ export function rankedBatch(
       if (picked[i]) continue;
       const similarity = 1 / (1 + nearest[i]); // 0 when nothing is labeled yet
       const score = alpha * (1 - similarity) + (1 - alpha) * uncertainty[i];
-      if (score > bestScore) {
+      // Equal scores (nothing labeled yet and alpha 1) go to the more uncertain sample.
+      if (score > bestScore || (score === bestScore && uncertainty[i] > uncertainty[best])) {
         best = i;
         bestScore = score;
       }

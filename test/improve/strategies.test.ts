@@ -124,6 +124,18 @@ describe('ranked batch', () => {
     assert.ok(Math.abs(query.scores[0] - (0.5 * (10 / 11) + 0.1)) < 1e-12);
   });
 
+  it('with nothing labeled and the default alpha, starts from the most uncertain sample', () => {
+    const pool: Matrix = [[0], [1], [2]];
+    const probabilities = [
+      [0.9, 0.1],
+      [0.5, 0.5],
+      [0.8, 0.2]
+    ];
+    // alpha = 3 / (3 + 0) = 1: all diversity, so the first pick is a tie broken by uncertainty,
+    // then, of the two samples equally far from it, again the more uncertain.
+    assert.deepEqual(rankedBatch(probabilities, pool, 2, { labeled: [] }).indices, [1, 2]);
+  });
+
   it('with alpha 0 is least confidence', () => {
     const pool: Matrix = PROBABILITIES.map((_, i) => [i]);
     const query = rankedBatch(PROBABILITIES, pool, 3, { labeled: [[2]], alpha: 0 });
