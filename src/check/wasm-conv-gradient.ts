@@ -1,6 +1,6 @@
 /**
  * The wasm backend of TensorFlow.js 4.x has no Conv2DBackpropFilter kernel, so convolutional
- * models cannot train on it (the cpu backend can, but some hundred times slower). This registers
+ * models cannot train on it (the cpu backend can, but many times slower). This registers
  * that kernel for wasm, built from ops wasm does have: for each kernel offset (kh, kw), the
  * filter gradient is the product of the strided input slice at that offset with the output
  * gradient, summed over batch and positions (one matMul per offset).
