@@ -263,6 +263,8 @@ export class SqliteStore implements TrackingStore, ModelRegistryStore {
   private sql(text: string): Database.Statement {
     let statement = this.statements.get(text);
     if (!statement) {
+      // Search statements vary with the filter's shape; keep the cache bounded.
+      if (this.statements.size >= 1000) this.statements.clear();
       statement = this.db.prepare(text);
       this.statements.set(text, statement);
     }
@@ -627,8 +629,9 @@ export class SqliteStore implements TrackingStore, ModelRegistryStore {
       args.push(...stages);
     }
     const orderSql = [order.sql, how.tiebreak].filter(Boolean).join(', ');
+    const alias = from.split(' ')[1]; // 'runs r' -> 'r'
     const rows = this.sql(
-      `SELECT ${from.split(' ')[1]}.* FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${orderSql} LIMIT ? OFFSET ?`
+      `SELECT ${alias}.* FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${orderSql} LIMIT ? OFFSET ?`
     ).all(...args, ...order.args, max + 1, offset) as Row[];
     const more = rows.length > max;
     return {
