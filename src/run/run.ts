@@ -200,9 +200,20 @@ async function execute(
     result.error ??= new EngineError(`cleaning up failed: ${(error as Error).message}`);
   }
   result.outputs = keepOutputs ? executor.outputs : undefined;
-  result.steps = steps.map(
-    id => reports.get(id) ?? { id, status: 'skipped', attempts: 0, reason: 'the run did not start' }
-  );
+  result.steps = steps.map(id => {
+    const report = reports.get(id);
+    if (report) {
+      return report;
+    }
+    // The run ended before the steps were scheduled (a cancel, or a failure while preparing).
+    if (result.status === 'cancelled') {
+      emit({ type: 'step-cancelled', step: id });
+      return { id, status: 'cancelled', attempts: 0 };
+    }
+    const reason = `the run did not start: ${result.error?.message ?? 'it failed'}`;
+    emit({ type: 'step-skipped', step: id, reason });
+    return { id, status: 'skipped', attempts: 0, reason };
+  });
   result.durationMs = Date.now() - started;
   emit({
     type: 'run-finished',

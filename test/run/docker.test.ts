@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { runWorkflow, type RunEvent } from '../../src/run';
+import { ImageNotFoundError, runWorkflow, type RunEvent } from '../../src/run';
 import {
   docker,
   leftovers,
@@ -279,6 +279,29 @@ describe('docker executor', () => {
       result.steps.map(s => s.status),
       ['cancelled', 'cancelled', 'cancelled']
     );
+    assert.deepEqual(await leftovers(result.id), nothingLeft);
+  });
+
+  test('a missing image fails the run before anything is created', async () => {
+    const handle = run(
+      wf('noimage', [
+        nodeStep('first', "console.log('never')"),
+        { kind: 'step', name: 'second', image: 'nonexistent/image:1', command: ['true'] }
+      ]),
+      'noimage'
+    );
+    const result = await handle.done;
+    assert.ok(result.error instanceof ImageNotFoundError);
+    assert.equal(result.error.step, 'noimage.second');
+    assert.deepEqual(
+      result.steps.map(s => [s.id, s.status]),
+      [
+        ['noimage.first', 'skipped'],
+        ['noimage.second', 'failed']
+      ]
+    );
+    assert.match(result.steps[0].reason!, /^the run did not start: step noimage\.second: image/);
+    assert.equal(handle.history().filter(e => e.type === 'step-running').length, 0);
     assert.deepEqual(await leftovers(result.id), nothingLeft);
   });
 
