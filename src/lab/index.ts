@@ -5,7 +5,9 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { labelingServices } from './labeling-renderer';
+import { trackerServices } from './tracker-renderer';
 import { graphSettings, WorkflowRenderer } from './workflow-renderer';
 
 const CATEGORY = 'Scanflow';
@@ -83,4 +85,18 @@ const labeling: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [commands, settings, labeling];
+const charts: JupyterFrontEndPlugin<void> = {
+  id: 'scanflow:charts',
+  description: "Draws the tracker panel's charts with JupyterLab's own vega-lite renderer.",
+  autoStart: true,
+  optional: [IRenderMimeRegistry],
+  activate: (_app: JupyterFrontEnd, rendermime: IRenderMimeRegistry | null) => {
+    if (rendermime) {
+      trackerServices.charts = {
+        createRenderer: mimeType => rendermime.createRenderer(mimeType)
+      };
+    }
+  }
+};
+
+export default [commands, settings, labeling, charts];
