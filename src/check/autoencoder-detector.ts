@@ -20,6 +20,7 @@ import { tensorflowBackend, tf } from './backend';
 import { checkLevel, checkMatrix, checkPositiveInteger, type Matrix } from './data';
 import { CalibrationError, DetectorOptionError } from './errors';
 import { ks2sampSorted } from './ks';
+import { OnlineMonitor, type OnlineMonitorOptions } from './online-monitor';
 import { seededUniform, shuffledIndices } from './random';
 import type { DriftDetector, DriftResult, SavedDetector } from './result';
 import { MinMaxScaler, type MinMaxScalerState } from './scaler';
@@ -178,6 +179,14 @@ export class AutoencoderDrift implements DriftDetector<Matrix, AutoencoderDetail
   encode(rows: Matrix): number[][] {
     checkMatrix(rows, 'batch', this.state.inputSize);
     return encode(this.model, this.scaler.transform(rows), this.state.inputSize);
+  }
+
+  /**
+   * An online monitor of this autoencoder's reconstruction errors, calibrated on the held-out
+   * errors: feed it `monitor.update(ae.score(samples))` as predictions arrive.
+   */
+  monitor(options: Omit<OnlineMonitorOptions, 'label'> = {}): OnlineMonitor {
+    return new OnlineMonitor(this.sortedCalibration, { ...options, label: 'reconstruction error' });
   }
 
   predict(batch: Matrix): DriftResult<AutoencoderDetails> {

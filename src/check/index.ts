@@ -39,6 +39,7 @@ export {
   type MonitorPoint
 } from './online-monitor';
 export {
+  checkerFromDetector,
   createChecker,
   defineChecker,
   registerChecker,

@@ -95,6 +95,18 @@ describe('AutoencoderDrift (dense) on MNIST', () => {
     assert.equal(mmd.predict(unseen.slice(60, 120)).isDrift, false);
   });
 
+  it('monitors a stream of digits and alerts soon after noise starts', () => {
+    const monitor = detector.monitor({ windowSize: 20, expectedRunTime: 300, simulations: 50 });
+    monitor.update(detector.score(unseen.slice(0, 100)));
+    const cleanAlerts = monitor.alerts.length;
+    const raised = monitor.update(detector.score(gaussianNoise(unseen.slice(100, 160), 0.2, 5)));
+    assert.ok(cleanAlerts <= 1, `${cleanAlerts} alerts on 100 clean digits`);
+    assert.ok(
+      raised.length >= 1 && raised[0].t <= 100 + 20,
+      `alerts ${raised.map(a => a.t).join(', ')}`
+    );
+  });
+
   it('rejects batches of the wrong shape or with NaN', () => {
     assert.throws(
       () => detector.predict([new Float32Array(100)]),

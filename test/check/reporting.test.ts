@@ -1,9 +1,13 @@
 /** Custom checkers, the drift MIME bundle, and logging verdicts to a real tracker store. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ClassBalanceDrift } from '../../src/check/chi2-detector';
 import { KSDrift } from '../../src/check/ks-detector';
 import { OnlineMonitor } from '../../src/check/online-monitor';
+import { saveDetector } from '../../src/check/persist';
 import { CheckerPluginError, createChecker, defineChecker } from '../../src/check/plugin';
 import { seededNormal } from '../../src/check/random';
 import { toBundle, DriftReport, type DriftReportData } from '../../src/check/report';
@@ -56,6 +60,35 @@ describe('custom checkers', () => {
     const tooMany = defineChecker('batch-size', (batch: unknown[]) => batch.length > 3);
     assert.equal((await tooMany.check([1, 2, 3, 4])).isDrift, true);
     assert.equal((await tooMany.check([1])).isDrift, false);
+  });
+
+  it('a drift entry builds a detector from inline reference data or a saved file', async () => {
+    const inline = await createChecker({
+      name: 'inputs',
+      kind: 'drift',
+      detector: 'ks',
+      options: { reference: rows(200, 1), level: 0.01 }
+    });
+    assert.equal((await inline.check(rows(100, 2, 1))).isDrift, true);
+    const dir = mkdtempSync(join(tmpdir(), 'scanflow-plugin-'));
+    try {
+      const file = join(dir, 'labels.json');
+      saveDetector(new ClassBalanceDrift([0, 1, 2, 0, 1, 2, 0, 1, 2]), file);
+      const saved = await createChecker({ name: 'labels', kind: 'drift', options: { path: file } });
+      assert.deepEqual((await saved.check([0, 1, 7])).details.levelChanges, [
+        { feature: 'class', newLevels: [7], vanishedLevels: [2] }
+      ]);
+      await assert.rejects(
+        createChecker({ name: 'labels', kind: 'drift', detector: 'mmd', options: { path: file } }),
+        /expects a mmd detector but .* holds a class-balance detector/
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await assert.rejects(
+      createChecker({ name: 'x', kind: 'drift', detector: 'ks' }),
+      /needs options.path .* or options.reference/
+    );
   });
 
   it('an unknown plugin is a clear error', async () => {
