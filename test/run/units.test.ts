@@ -1,0 +1,94 @@
+/** The engine's pure parts: build-context hashing, step environments, tracker addresses. */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { reachableFromContainers } from '../../src/run/docker/container-config';
+import { contextHash } from '../../src/run/docker/images';
+import { stepEnvironment } from '../../src/run/step-env';
+import { buildGraph } from '../../src/workflow';
+import { nodeStep, wf } from './helpers';
+
+describe('build context hash', () => {
+  test('is stable, and changes with a file, its mode, its name and the Dockerfile', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scanflow-hash-'));
+    try {
+      writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\n');
+      writeFileSync(join(dir, 'a.txt'), 'one');
+      const first = contextHash(dir, 'Dockerfile');
+      assert.equal(contextHash(dir, 'Dockerfile'), first, 'the same context hashes the same');
+      writeFileSync(join(dir, 'a.txt'), 'two');
+      const changed = contextHash(dir, 'Dockerfile');
+      assert.notEqual(changed, first);
+      chmodSync(join(dir, 'a.txt'), 0o755);
+      const executable = contextHash(dir, 'Dockerfile');
+      assert.notEqual(executable, changed);
+      assert.notEqual(contextHash(dir, 'other/Dockerfile'), executable);
+      assert.notEqual(contextHash(dir, 'Dockerfile', 'FROM x\n'), executable);
+      rmSync(join(dir, 'a.txt'));
+      writeFileSync(join(dir, 'b.txt'), 'two');
+      chmodSync(join(dir, 'b.txt'), 0o755);
+      assert.notEqual(contextHash(dir, 'Dockerfile'), executable, 'a renamed file counts');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('step environment', () => {
+  const graph = buildGraph(
+    wf('env', [
+      {
+        kind: 'workflow',
+        name: 'inner',
+        steps: [
+          nodeStep('s', '', {
+            env: { SCANFLOW_STEP: 'mine', OWN: '1' },
+            parameters: { 'batch-size': 32, fast: true }
+          })
+        ]
+      }
+    ])
+  );
+  const [step] = graph.steps;
+
+  test("scanflow's variables win over the step's own, and parameters become variables", () => {
+    const env = stepEnvironment(
+      { runId: 'r1', tracker: 'http://t:5000', experiment: 'exp' },
+      step,
+      'env.inner',
+      2
+    );
+    assert.deepEqual(env, {
+      SCANFLOW_PARAM_BATCH_SIZE: '32',
+      SCANFLOW_PARAM_FAST: 'true',
+      OWN: '1',
+      SCANFLOW_STEP: 'env.inner.s',
+      SCANFLOW_RUN_ID: 'r1',
+      SCANFLOW_WORKFLOW: 'env.inner',
+      SCANFLOW_ATTEMPT: '2',
+      MLFLOW_TRACKING_URI: 'http://t:5000',
+      SCANFLOW_TRACKER_URI: 'http://t:5000',
+      MLFLOW_EXPERIMENT_NAME: 'exp'
+    });
+  });
+
+  test('a tracker on the loopback address is reached through host.docker.internal', () => {
+    const rewrite = (url: string) =>
+      reachableFromContainers({ MLFLOW_TRACKING_URI: url, OTHER: url }).MLFLOW_TRACKING_URI;
+    assert.equal(rewrite('http://127.0.0.1:5000'), 'http://host.docker.internal:5000');
+    assert.equal(
+      rewrite('http://localhost:5000/mlflow/'),
+      'http://host.docker.internal:5000/mlflow/'
+    );
+    assert.equal(rewrite('http://[::1]:5000'), 'http://host.docker.internal:5000');
+    assert.equal(rewrite('http://tracker.lan:5000'), 'http://tracker.lan:5000');
+    assert.equal(rewrite('./mlruns'), './mlruns');
+    assert.equal(
+      reachableFromContainers({ OTHER: 'http://127.0.0.1:1' }).OTHER,
+      'http://127.0.0.1:1',
+      'only the tracker variables are rewritten'
+    );
+  });
+});
