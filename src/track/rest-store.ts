@@ -199,11 +199,29 @@ export class RestStore implements TrackingStore, ModelRegistryStore {
   }
 
   /** One HTTP exchange; resolves with the status and the raw body. */
-  private exchange(
+  private async exchange(
     method: string,
     path: string,
     body?: Buffer | string,
     contentType = 'application/json'
+  ): Promise<{ status: number; body: Buffer }> {
+    try {
+      return await this.exchangeOnce(method, path, body, contentType);
+    } catch (error) {
+      // A kept-alive connection the server closed while idle fails before the server read the
+      // request (Node marks such sockets as reused): sending it again on a new connection is safe.
+      if ((error as { staleConnection?: boolean }).staleConnection) {
+        return this.exchangeOnce(method, path, body, contentType);
+      }
+      throw error;
+    }
+  }
+
+  private exchangeOnce(
+    method: string,
+    path: string,
+    body: Buffer | string | undefined,
+    contentType: string
   ): Promise<{ status: number; body: Buffer }> {
     const base = this.url.pathname.replace(/\/+$/, '');
     const headers: Record<string, string | number> = {};
@@ -242,7 +260,12 @@ export class RestStore implements TrackingStore, ModelRegistryStore {
           )
         )
       );
-      request.on('error', reject);
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        if (request.reusedSocket && error.code === 'ECONNRESET') {
+          Object.assign(error, { staleConnection: true });
+        }
+        reject(error);
+      });
       request.end(body);
     });
   }
