@@ -492,3 +492,17 @@ export function svgString(element: SvgElement, standalone = false): string {
   };
   return write(element);
 }
+
+/**
+ * A workflow as a standalone SVG document, laid out by elkjs (loaded on first use): for
+ * `scanflow graph --format svg` and anything else that wants a file.
+ */
+export async function workflowSvg(
+  data: WorkflowBundleData | WorkflowBundleData['workflow'],
+  options: DrawOptions = {}
+): Promise<string> {
+  const { default: ELK } = await import('elkjs/lib/elk.bundled.js');
+  const bundle: WorkflowBundleData = 'kind' in data ? { version: 1, workflow: data } : data;
+  const drawing = await drawWorkflow(bundle, new ELK(), options);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${svgString(drawing.svg, true)}\n`;
+}
