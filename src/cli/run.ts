@@ -26,7 +26,7 @@ export function registerRunCommands(program: Command, output: Output): void {
   program
     .command('run')
     .description(
-      'WorkflowRun a workflow: steps in dependency order, side by side where they can, with live progress.'
+      'Run a workflow: steps in dependency order, side by side where they can, with live progress.'
     )
     .argument('<workflow>', WORKFLOW_ARGUMENT)
     .addOption(
@@ -112,8 +112,8 @@ function positive(value: string | undefined, option: string, min = 1): number | 
   const number = Number(value);
   if (!Number.isInteger(number) || number < min) {
     throw new InputError(
-      `${option} ${value} is not a whole number`,
-      `give ${option} ${min} or more`
+      `${option} ${value} is not a whole number of ${min} or more`,
+      `give ${option} a whole number such as ${Math.max(min, 2)}`
     );
   }
   return number;

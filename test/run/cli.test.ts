@@ -137,6 +137,23 @@ describe('bad input gives one line naming the step and the cause, exit code 1, n
     });
   }
 
+  test('bad options are refused before anything runs, with exit code 2', async () => {
+    const result = await scanflow([
+      'run',
+      'examples/hello/workflow.yaml',
+      '-j',
+      '0',
+      '-e',
+      'local'
+    ]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, '');
+    assert.equal(
+      result.stderr,
+      'scanflow: --concurrency 0 is not a whole number of 1 or more. Fix: give --concurrency a whole number such as 2.\n'
+    );
+  });
+
   test('an engine that does not answer', async () => {
     const file = writeDefinition(wf('no-daemon', [nodeStep('x', "console.log('ran locally')")]));
     const env = { ...process.env, DOCKER_HOST: 'unix:///tmp/scanflow-no-such-docker.sock' };
