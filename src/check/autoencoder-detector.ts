@@ -144,7 +144,7 @@ export class AutoencoderDrift implements DriftDetector<Matrix, AutoencoderDetail
       model,
       scaler.transform(trainingRows),
       inputSize,
-      options
+      { ...options, seed }
     );
     const calibration = reconstructionErrors(
       model,

@@ -5,6 +5,7 @@
  */
 import { DetectorOptionError } from './errors';
 import { tf } from './backend';
+import { seededUniform, shuffledIndices } from './random';
 
 export type AutoencoderArchitecture = 'dense' | 'conv';
 
@@ -147,6 +148,8 @@ export interface TrainOptions {
   epochs?: number;
   batchSize?: number;
   learningRate?: number;
+  /** Seed of the order in which each epoch visits the rows (default 42): training is repeatable. */
+  seed?: number;
   /** Called after each epoch with its mean training loss. */
   onEpoch?: (epoch: number, loss: number) => void;
 }
@@ -162,22 +165,30 @@ export async function trainAutoencoder(
     optimizer: tf.train.adam(options.learningRate ?? 1e-3),
     loss: 'meanSquaredError'
   });
-  const x = tf.tensor2d(scaled, [scaled.length / inputSize, inputSize]);
+  const rows = scaled.length / inputSize;
+  const x = tf.tensor2d(scaled, [rows, inputSize]);
+  const uniform = seededUniform(options.seed ?? 42);
   const losses: number[] = [];
   try {
-    await model.fit(x, x, {
-      epochs: options.epochs ?? 10,
-      batchSize: options.batchSize ?? 64,
-      shuffle: true,
-      verbose: 0,
-      callbacks: {
-        onEpochEnd: (epoch, logs) => {
-          const loss = Number(logs?.loss);
-          losses.push(loss);
-          options.onEpoch?.(epoch, loss);
-        }
+    // tfjs shuffles with Math.random; shuffling here with a seeded generator keeps fits repeatable.
+    for (let epoch = 0; epoch < (options.epochs ?? 10); epoch++) {
+      const order = tf.tensor1d(Int32Array.from(shuffledIndices(rows, uniform)), 'int32');
+      const shuffled = tf.gather(x, order);
+      try {
+        const history = await model.fit(shuffled, shuffled, {
+          epochs: 1,
+          batchSize: options.batchSize ?? 64,
+          shuffle: false,
+          verbose: 0
+        });
+        const loss = Number(history.history.loss[0]);
+        losses.push(loss);
+        options.onEpoch?.(epoch, loss);
+      } finally {
+        order.dispose();
+        shuffled.dispose();
       }
-    });
+    }
   } finally {
     x.dispose();
   }
