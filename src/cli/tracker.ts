@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import {
   ArtifactStore,
   SqliteStore,
+  StoreOpenError,
   defaultArtifactsDir,
   startTracker,
   wipeExperiment
@@ -29,6 +30,17 @@ function port(value: string): number {
     );
   }
   return number;
+}
+
+/** A store that will not open is bad input: say which file and what to do. */
+function storeProblem(error: unknown): never {
+  if (error instanceof StoreOpenError) {
+    throw new InputError(
+      error.message.replace(/\. Fix: .*$/, ''),
+      'point --store at a scanflow tracker file, or at a new path'
+    );
+  }
+  throw error;
 }
 
 /** Resolves on SIGINT or SIGTERM (Ctrl-C in a terminal, `docker stop`, `kill`). */
@@ -80,7 +92,7 @@ export function registerTrackerCommands(program: Command, output: Output): void 
         storePath: options.store,
         artifactsDir: options.artifacts,
         token: token || undefined
-      });
+      }).catch(storeProblem);
       output.out(
         `scanflow tracker listening on ${tracker.url} (store ${options.store}, artifacts ${tracker.artifacts.root}` +
           `${token ? ', bearer token required' : ''})\n` +
@@ -107,7 +119,12 @@ export function registerTrackerCommands(program: Command, output: Output): void 
     .option('--artifacts <dir>', 'where artifacts are kept (default: <store>.artifacts)')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (name: string, options: { store: string; artifacts?: string; yes?: boolean }) => {
-      const store = new SqliteStore(options.store);
+      let store: SqliteStore;
+      try {
+        store = new SqliteStore(options.store);
+      } catch (error) {
+        storeProblem(error);
+      }
       try {
         const experiment = await store.getExperimentByName(name).catch(() => {
           throw new InputError(

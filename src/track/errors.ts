@@ -87,6 +87,20 @@ export class PayloadTooLargeError extends TrackerError {
   }
 }
 
+/** The store file cannot be opened as a tracker store (not SQLite, unreadable, ...). */
+export class StoreOpenError extends TrackerError {
+  constructor(
+    readonly path: string,
+    reason: string
+  ) {
+    super(
+      `Cannot open the tracker store ${path}: ${reason}. Fix: point it at a scanflow tracker file, or at a new path to start an empty store`,
+      'INVALID_STATE',
+      500
+    );
+  }
+}
+
 /** A remote tracker (ours or a real MLflow) answered with an error the codes above do not cover. */
 export class RemoteTrackerError extends TrackerError {}
 

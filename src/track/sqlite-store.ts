@@ -12,7 +12,8 @@ import {
   AlreadyExistsError,
   InvalidParameterError,
   InvalidStateError,
-  NotFoundError
+  NotFoundError,
+  StoreOpenError
 } from './errors';
 import {
   compileFilter,
@@ -231,7 +232,12 @@ export class SqliteStore implements TrackingStore, ModelRegistryStore {
   ) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
+    try {
+      this.db.pragma('journal_mode = WAL');
+    } catch (error) {
+      this.db.close();
+      throw new StoreOpenError(path, (error as Error).message);
+    }
     // NORMAL in WAL mode: a commit survives a killed process; only an OS crash may lose the last few.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');

@@ -32,6 +32,17 @@ test('scanflow tracker refuses a bad port with the fix', () => {
   assert.match(result.stderr, /--port 'http' is not a port.*Fix: give a number from 0 to 65535/);
 });
 
+test('scanflow tracker names a store file that is not a store', () => {
+  const bogus = join(folder.path, 'notes.db');
+  writeFileSync(bogus, 'these are notes, not a SQLite database '.repeat(10));
+  const result = scanflow(['tracker', '--port', '0', '--store', bogus]);
+  assert.equal(result.status, 2);
+  assert.match(
+    result.stderr,
+    /Cannot open the tracker store .*notes\.db: file is not a database\. Fix: point --store/
+  );
+});
+
 test('scanflow wipe asks first, and deletes the runs and artifacts only when confirmed', async () => {
   const storePath = join(folder.path, 'tracker.db');
   const store = new SqliteStore(storePath);
