@@ -321,7 +321,9 @@ describe('docker executor', () => {
   test('builds a step image from a dockerfile once, then reuses it; a base image gets the files', async () => {
     const file = writeDefinition(wf('unused', []), {
       Dockerfile: 'FROM scanflow/node:20\nCOPY greet.js /app/greet.js\nVOLUME /scratch\n',
-      'greet.js': `setTimeout(() => console.log('hello from ' + process.env.SCANFLOW_STEP + ' ${Date.now()}'), 1000)`
+      'greet.js': `setTimeout(() => console.log('hello from ' + process.env.SCANFLOW_STEP + ' ${Date.now()}', require('fs').existsSync(__dirname + '/secret.txt')), 1000)`,
+      'secret.txt': 'not for images',
+      '.dockerignore': '# what stays out of images\nsecret.txt\n'
     });
     const baseDir = file.replace(/\/workflow\.json$/, '');
     const spec = wf('build', [
@@ -349,8 +351,9 @@ describe('docker executor', () => {
     const result = await first.done;
     assert.equal(result.status, 'succeeded', result.error?.message);
     const logs = logsByStep(first.history());
-    assert.match(logs.get('build.built')!.at(-1)!, /^hello from build\.built \d+$/);
-    assert.match(logs.get('build.based')!.at(-1)!, /^hello from build\.based \d+$/);
+    assert.match(logs.get('build.built')!.at(-1)!, /^hello from build\.built \d+ false$/);
+    // The base image gets the definition's files, except what .dockerignore names.
+    assert.match(logs.get('build.based')!.at(-1)!, /^hello from build\.based \d+ false$/);
     const [scratch] = await anonymous;
     assert.ok(scratch, 'the step container had an anonymous volume');
     await assert.rejects(docker.getVolume(scratch).inspect(), { statusCode: 404 });

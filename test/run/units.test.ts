@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { reachableFromContainers } from '../../src/run/docker/container-config';
-import { contextHash } from '../../src/run/docker/images';
+import { contextHash, ignoreRules } from '../../src/run/docker/images';
 import { stepEnvironment } from '../../src/run/step-env';
 import { buildGraph } from '../../src/workflow';
 import { nodeStep, wf } from './helpers';
@@ -30,6 +30,32 @@ describe('build context hash', () => {
       writeFileSync(join(dir, 'b.txt'), 'two');
       chmodSync(join(dir, 'b.txt'), 0o755);
       assert.notEqual(contextHash(dir, 'Dockerfile'), executable, 'a renamed file counts');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('.dockerignore', () => {
+  test('what it names is neither hashed nor sent; the Dockerfile always is', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scanflow-ignore-'));
+    try {
+      writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\n');
+      writeFileSync(join(dir, '.dockerignore'), '# comment\n*.log\nDockerfile\n');
+      writeFileSync(join(dir, 'keep.txt'), 'kept');
+      const ignored = ignoreRules(dir, 'Dockerfile');
+      assert.deepEqual(['', 'Dockerfile', '.dockerignore', 'keep.txt', 'run.log'].map(ignored), [
+        false,
+        false,
+        false,
+        false,
+        true
+      ]);
+      const before = contextHash(dir, 'Dockerfile', undefined, ignored);
+      writeFileSync(join(dir, 'run.log'), 'noise');
+      assert.equal(contextHash(dir, 'Dockerfile', undefined, ignored), before);
+      writeFileSync(join(dir, 'keep.txt'), 'changed');
+      assert.notEqual(contextHash(dir, 'Dockerfile', undefined, ignored), before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

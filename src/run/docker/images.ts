@@ -3,6 +3,7 @@
  * build, or a base image extended with pip requirements and the definition's files. Built images
  * are tagged by a content hash of their build context, so an unchanged step is not built again.
  */
+import dockerignore from '@balena/dockerignore';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -41,12 +42,14 @@ export async function ensureStepImage(
   }
   const build =
     spec.dockerfile !== undefined ? dockerfileBuild(step, baseDir) : baseBuild(step, baseDir);
-  const hash = contextHash(build.context, build.dockerfile, build.generated);
+  const ignored = ignoreRules(build.context, build.dockerfile);
+  const hash = contextHash(build.context, build.dockerfile, build.generated, ignored);
   const tag = `${STEP_IMAGE_REPOSITORY}:${hash.slice(0, 20)}`;
   const cached = (await client.image(tag)) !== undefined;
   progress.building(tag, cached);
   if (!cached) {
     const tar = pack(build.context, {
+      ignore: path => ignored(relative(build.context, path).split(sep).join('/')),
       finalize: build.generated === undefined,
       finish: generated => {
         if (build.generated !== undefined) {
@@ -119,15 +122,43 @@ function baseBuild(step: FlatStep, baseDir: string): BuildInput {
   return { context, dockerfile: GENERATED_DOCKERFILE, generated: `${lines.join('\n')}\n` };
 }
 
+/**
+ * The context's .dockerignore as a test of paths relative to the context (as `docker build`
+ * reads it); the Dockerfile and .dockerignore themselves are always sent.
+ */
+export function ignoreRules(context: string, dockerfile: string): (path: string) => boolean {
+  const file = join(context, '.dockerignore');
+  if (!existsSync(file)) {
+    return () => false;
+  }
+  const rules = dockerignore().add(
+    readFileSync(file, 'utf8')
+      .split(/\r?\n/)
+      .map(line => line.trim())
+      .filter(line => line && !line.startsWith('#'))
+  );
+  // The context itself ('') is never ignored, whatever the rules say of the empty path.
+  const kept = new Set(['', dockerfile, '.dockerignore']);
+  return path => !kept.has(path) && rules.ignores(path);
+}
+
 /** A hash of everything that goes into a build: every file's path, mode and content. */
-export function contextHash(context: string, dockerfile: string, generated?: string): string {
+export function contextHash(
+  context: string,
+  dockerfile: string,
+  generated?: string,
+  ignored: (path: string) => boolean = () => false
+): string {
   const hash = createHash('sha256');
   hash.update(`dockerfile\0${dockerfile}\0${generated ?? ''}\0`);
   const visit = (dir: string): void => {
     for (const entry of readdirSync(dir).sort()) {
       const path = join(dir, entry);
-      const stat = lstatSync(path);
       const name = relative(context, path).split(sep).join('/');
+      if (ignored(name)) {
+        continue;
+      }
+      const stat = lstatSync(path);
       if (stat.isDirectory()) {
         hash.update(`d\0${name}\0${stat.mode}\0`);
         visit(path);
