@@ -57,7 +57,7 @@ describe('local executor', () => {
     ]);
     const status = async (keepGoing: boolean) =>
       Object.fromEntries(
-        (await runLocal(spec, { keepGoing }).done).steps.map(s => [
+        (await runLocal(spec, { keepGoing, concurrency: 4 }).done).steps.map(s => [
           s.id.replace('keep.', ''),
           s.status
         ])
