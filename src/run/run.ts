@@ -23,8 +23,14 @@ export interface RunOptions {
    * (the default): Docker when its engine answers, else local processes, with a notice.
    */
   executor?: ExecutorKind | 'auto' | Executor;
-  /** The tracking server passed to steps as MLFLOW_TRACKING_URI and SCANFLOW_TRACKER_URI. */
+  /**
+   * The run's tracking server, passed to steps as MLFLOW_TRACKING_URI and SCANFLOW_TRACKER_URI.
+   * A workflow with a tracker of its own (`tracker.url`, or an entry in `trackers`) overrides it
+   * for its steps.
+   */
   tracker?: string;
+  /** Tracking servers of single workflows, by qualified id, e.g. { 'hello.train': 'http://...' }. */
+  trackers?: Record<string, string>;
   /** After a failure, still run every step that does not depend on it. */
   keepGoing?: boolean;
   /** How many steps run at the same time; by default the number of cores. */
@@ -151,11 +157,7 @@ async function execute(
           concurrency: options.concurrency ?? Math.max(1, availableParallelism()),
           keepGoing: options.keepGoing ?? false,
           retryDelayMs: options.retryDelayMs ?? 1000,
-          environment: {
-            runId: plan.runId,
-            tracker: options.tracker ?? plan.spec.tracker?.url,
-            experiment: plan.spec.tracker?.experiment
-          }
+          environment: { runId: plan.runId, tracker: options.tracker, trackers: options.trackers }
         },
         emit,
         cancel

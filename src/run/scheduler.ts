@@ -176,7 +176,7 @@ async function runStep(
         workflow,
         attempt,
         command,
-        env: stepEnvironment(options.environment, step, workflow, attempt),
+        env: stepEnvironment(options.environment, graph, step, workflow, attempt),
         signal: stop.signal,
         log: (stream, line) => emit({ type: 'step-log', step: step.id, stream, line })
       });

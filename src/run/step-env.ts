@@ -3,9 +3,41 @@ import type { FlatGraph, FlatStep, ParameterValue } from '../workflow';
 /** Settings of a run that reach every step through its environment. */
 export interface StepEnvironment {
   runId: string;
-  /** The tracking server; passed as MLFLOW_TRACKING_URI and SCANFLOW_TRACKER_URI. */
+  /** The run's tracking server; passed as MLFLOW_TRACKING_URI and SCANFLOW_TRACKER_URI. */
   tracker?: string;
-  experiment?: string;
+  /** Tracking servers of single workflows, by qualified id (e.g. embedded per-workflow trackers). */
+  trackers?: Record<string, string>;
+}
+
+/**
+ * Where a step's tracking data goes: the nearest enclosing workflow that has a tracker of its own
+ * (a URL given for it in `trackers`, or its definition's `tracker.url`; a workflow whose tracker
+ * scope is "shared" uses its parent's), else the run's `tracker`, else the root's `tracker.url`.
+ * The experiment comes from the nearest `tracker.experiment`.
+ */
+export function trackerFor(
+  graph: FlatGraph,
+  step: FlatStep,
+  run: StepEnvironment
+): { url?: string; experiment?: string } {
+  const workflows = new Map(
+    graph.containers.filter(c => c.spec.kind === 'workflow').map(c => [c.id, c.spec])
+  );
+  workflows.set(graph.root.name, graph.root);
+  let url: string | undefined;
+  let experiment: string | undefined;
+  for (const id of [...step.parents].reverse()) {
+    const spec = workflows.get(id);
+    if (!spec || spec.kind !== 'workflow') {
+      continue;
+    }
+    experiment ??= spec.tracker?.experiment;
+    if (url === undefined && spec.tracker?.scope !== 'shared') {
+      // The root's own URL is the run's default, which the run's `tracker` option overrides.
+      url = run.trackers?.[id] ?? (spec === graph.root ? undefined : spec.tracker?.url);
+    }
+  }
+  return { url: url ?? run.tracker ?? graph.root.tracker?.url, experiment };
 }
 
 /** The environment variable that carries a parameter: `learning-rate` gives SCANFLOW_PARAM_LEARNING_RATE. */
@@ -32,6 +64,7 @@ export function enclosingWorkflow(graph: FlatGraph, step: FlatStep): string {
  */
 export function stepEnvironment(
   run: StepEnvironment,
+  graph: FlatGraph,
   step: FlatStep,
   workflow: string,
   attempt: number
@@ -45,12 +78,13 @@ export function stepEnvironment(
   env.SCANFLOW_STEP = step.id;
   env.SCANFLOW_WORKFLOW = workflow;
   env.SCANFLOW_ATTEMPT = String(attempt);
-  if (run.tracker) {
-    env.MLFLOW_TRACKING_URI = run.tracker;
-    env.SCANFLOW_TRACKER_URI = run.tracker;
+  const tracker = trackerFor(graph, step, run);
+  if (tracker.url) {
+    env.MLFLOW_TRACKING_URI = tracker.url;
+    env.SCANFLOW_TRACKER_URI = tracker.url;
   }
-  if (run.experiment) {
-    env.MLFLOW_EXPERIMENT_NAME = run.experiment;
+  if (tracker.experiment) {
+    env.MLFLOW_EXPERIMENT_NAME = tracker.experiment;
   }
   return env;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { reachableFromContainers } from '../../src/run/docker/container-config';
 import { contextHash, ignoreRules } from '../../src/run/docker/images';
-import { stepEnvironment } from '../../src/run/step-env';
+import { stepEnvironment, trackerFor } from '../../src/run/step-env';
 import { buildGraph } from '../../src/workflow';
 import { nodeStep, wf } from './helpers';
 
@@ -68,6 +68,7 @@ describe('step environment', () => {
       {
         kind: 'workflow',
         name: 'inner',
+        tracker: { scope: 'shared', experiment: 'inner-exp' },
         steps: [
           nodeStep('s', '', {
             env: { SCANFLOW_STEP: 'mine', OWN: '1' },
@@ -81,7 +82,8 @@ describe('step environment', () => {
 
   test("scanflow's variables win over the step's own, and parameters become variables", () => {
     const env = stepEnvironment(
-      { runId: 'r1', tracker: 'http://t:5000', experiment: 'exp' },
+      { runId: 'r1', tracker: 'http://t:5000' },
+      graph,
       step,
       'env.inner',
       2
@@ -96,8 +98,45 @@ describe('step environment', () => {
       SCANFLOW_ATTEMPT: '2',
       MLFLOW_TRACKING_URI: 'http://t:5000',
       SCANFLOW_TRACKER_URI: 'http://t:5000',
-      MLFLOW_EXPERIMENT_NAME: 'exp'
+      MLFLOW_EXPERIMENT_NAME: 'inner-exp'
     });
+  });
+
+  test('each workflow with a tracker of its own sends its steps there', () => {
+    const nested = buildGraph({
+      ...wf('root', [
+        nodeStep('top', ''),
+        {
+          kind: 'workflow',
+          name: 'own',
+          tracker: { url: 'http://own:1', experiment: 'own-exp' },
+          steps: [
+            nodeStep('a', ''),
+            {
+              kind: 'workflow',
+              name: 'shared',
+              tracker: { scope: 'shared' },
+              steps: [nodeStep('b', '')]
+            }
+          ]
+        },
+        { kind: 'workflow', name: 'given', steps: [nodeStep('c', '')] }
+      ]),
+      tracker: { url: 'http://root:1', experiment: 'root-exp' }
+    });
+    const where = (run: Parameters<typeof trackerFor>[2]) =>
+      Object.fromEntries(nested.steps.map(s => [s.id, trackerFor(nested, s, run)]));
+    assert.deepEqual(where({ runId: 'r', trackers: { 'root.given': 'http://given:1' } }), {
+      'root.top': { url: 'http://root:1', experiment: 'root-exp' },
+      'root.own.a': { url: 'http://own:1', experiment: 'own-exp' },
+      'root.own.shared.b': { url: 'http://own:1', experiment: 'own-exp' },
+      'root.given.c': { url: 'http://given:1', experiment: 'root-exp' }
+    });
+    // The run's tracker replaces the root's, not those the nested workflows declare.
+    const withRunTracker = where({ runId: 'r', tracker: 'http://cli:1' });
+    assert.equal(withRunTracker['root.top'].url, 'http://cli:1');
+    assert.equal(withRunTracker['root.given.c'].url, 'http://cli:1');
+    assert.equal(withRunTracker['root.own.shared.b'].url, 'http://own:1');
   });
 
   test('a tracker on the loopback address is reached through host.docker.internal', () => {
