@@ -1,13 +1,15 @@
 /**
  * `npm run bench -- lab`: time to first render of 50-, 200- and 500-step nested workflow graphs in
- * Chromium (Debian's), with the real renderer (elkjs layout + SVG). Target: 500 steps in under
- * 1 s on 2 cores. Anchor: the same graphs drawn as plain nested HTML boxes (no layout engine).
+ * Chromium (Debian's), with the real renderer (elkjs layout + SVG), and of a 300-sample labeling
+ * grid with the real labeling widget. Target: 500 steps in under 1 s on 2 cores. Anchors: the same
+ * graphs drawn as plain nested HTML boxes (no layout engine); the same 300 images as bare <img>s.
  * Each size is rendered once to warm up, then `runs` times; the median is reported.
  */
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { join } from 'node:path';
 import type { BenchResult } from './run';
+import { greyImageDataUrl } from '../src/improve/images';
 import { parallel, step, workflow } from '../src/workflow/builders';
 import type { NodeSpec, WorkflowSpec } from '../src/workflow/types';
 
@@ -93,6 +95,35 @@ export default async function lab(args: string[]): Promise<BenchResult> {
           `plain boxes ${anchor[`boxes${n}Ms`]} ms`
       );
     }
+    // A 300-sample labeling grid of 28x28 digit-like images.
+    const image = greyImageDataUrl({
+      width: 28,
+      height: 28,
+      values: Array.from({ length: 784 }, (_, i) => (Math.abs((i % 28) - 14) < 2 ? 255 : 0))
+    });
+    const grid = async (fn: 'renderLabeling' | 'renderImages'): Promise<number> => {
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        await fresh();
+        times.push(
+          await page.evaluate(
+            ([f, img]) =>
+              (globalThis as unknown as Record<string, (i: string, n: number) => Promise<number>>)[
+                f
+              ](img, 300),
+            [fn, image] as const
+          )
+        );
+      }
+      return round(median(times));
+    };
+    ours.labeling300Ms = await grid('renderLabeling');
+    anchor.images300Ms = await grid('renderImages');
+    ratio.labeling300 = round(ours.labeling300Ms / Math.max(0.1, anchor.images300Ms));
+    console.log(
+      `300-sample labeling grid: ${ours.labeling300Ms} ms, bare images ${anchor.images300Ms} ms`
+    );
+
     return {
       anchor,
       ours,

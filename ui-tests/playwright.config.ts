@@ -3,8 +3,10 @@
  * driving Debian's Chromium (Playwright's own browsers cannot be downloaded here). Video off: it
  * needs Playwright's ffmpeg.
  */
-import base from '@jupyterlab/galata/lib/playwright-config';
-import { defineConfig } from '@playwright/test';
+import galata from '@jupyterlab/galata/lib/playwright-config';
+import { defineConfig, type PlaywrightTestConfig } from '@playwright/test';
+
+const base = galata as unknown as PlaywrightTestConfig;
 
 export default defineConfig({
   ...base,

@@ -7,7 +7,8 @@
 import { Widget } from '@lumino/widgets';
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { MIME } from '../../src/mime';
-import { workflowBundle } from '../../src/notebook/bundles';
+import { labelingBundle, workflowBundle } from '../../src/notebook/bundles';
+import { LabelingRenderer } from '../../src/lab/labeling-renderer';
 import { WorkflowRenderer } from '../../src/lab/workflow-renderer';
 import type { NodeSpec, WorkflowSpec } from '../../src/workflow/types';
 
@@ -61,4 +62,55 @@ async function renderBoxes(spec: WorkflowSpec): Promise<number> {
   return performance.now() - start;
 }
 
-Object.assign(window, { renderGraph, renderBoxes });
+/** The labeling widget with `count` samples of one image, as a session of MNIST digits. */
+async function renderLabeling(image: string, count: number): Promise<number> {
+  document.body.replaceChildren();
+  const start = performance.now();
+  const renderer = new LabelingRenderer({
+    mimeType: MIME.labeling,
+    sanitizer: { sanitize: (s: string) => s },
+    resolver: null,
+    linkHandler: null,
+    latexTypesetter: null
+  } as unknown as IRenderMime.IRendererOptions);
+  Widget.attach(renderer, document.body);
+  const samples = Array.from({ length: count }, (_, i) => ({
+    id: `s${i}`,
+    image,
+    guess: String(i % 10),
+    score: (i % 100) / 100
+  }));
+  const data = labelingBundle({
+    session: 'bench',
+    folder: 'sessions/bench',
+    classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    samples
+  }).data as IRenderMime.IMimeModel['data'];
+  await renderer.renderModel({ trusted: true, data, metadata: {}, setData: () => undefined });
+  document.body.getBoundingClientRect();
+  await frame();
+  const elapsed = performance.now() - start;
+  const cards = renderer.node.querySelectorAll('.jp-ScanflowLabeling-card').length;
+  renderer.dispose();
+  if (cards !== count) throw new Error(`drew ${cards} of ${count} samples`);
+  return elapsed;
+}
+
+/** The anchor: the same images as a bare grid of <img> elements. */
+async function renderImages(image: string, count: number): Promise<number> {
+  document.body.replaceChildren();
+  const start = performance.now();
+  const grid = document.createElement('div');
+  grid.style.cssText = 'display:grid;grid-template-columns:repeat(auto-fill,minmax(96px,1fr))';
+  for (let i = 0; i < count; i++) {
+    const img = document.createElement('img');
+    img.src = image;
+    grid.appendChild(img);
+  }
+  document.body.appendChild(grid);
+  document.body.getBoundingClientRect();
+  await frame();
+  return performance.now() - start;
+}
+
+Object.assign(window, { renderGraph, renderBoxes, renderLabeling, renderImages });
