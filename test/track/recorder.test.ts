@@ -87,3 +87,25 @@ test(
     }
   }
 );
+
+test('a tracker that is down does not stop the recorder from taking events; idle() reports it', async () => {
+  const gone = await startTracker({ storePath: `${folder.path}/gone.db` });
+  const url = gone.url;
+  await gone.close();
+  const client = new RestStore(url, { timeoutMs: 2000 });
+  const recorder = new RunRecorder(client, client);
+  assert.doesNotThrow(() => {
+    recorder.observe({
+      type: 'run-started',
+      runId: 'r',
+      time: 0,
+      workflow: 'w',
+      executor: 'local',
+      steps: []
+    });
+    recorder.observe({ type: 'step-log', runId: 'r', time: 0, step: 'w.a', line: 'x' });
+    recorder.observe({ type: 'run-finished', runId: 'r', time: 1, status: 'succeeded' });
+  });
+  await assert.rejects(recorder.idle(), /ECONNREFUSED/);
+  client.close();
+});

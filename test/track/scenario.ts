@@ -4,7 +4,8 @@
  * the same API.
  */
 import assert from 'node:assert/strict';
-import type { RestStore } from '../../src/track';
+import { RunRecorder, Tracker, type RestStore } from '../../src/track';
+import { step, workflow } from '../../src/workflow';
 
 /**
  * `infinity`: our store keeps ±Infinity as logged; MLflow's SQL store clamps it to ±Number.MAX_VALUE
@@ -196,4 +197,106 @@ export async function clientScenario(
   await assert.rejects(client.createExperiment(`${prefix}-experiment`), {
     errorCode: 'RESOURCE_ALREADY_EXISTS'
   });
+}
+
+/**
+ * Scanflow's run metadata through a client: recorded with RunRecorder, read back with the notebook
+ * layer. Works against any MLflow server, because it is only MLflow runs, tags and artifacts.
+ */
+export async function metadataScenario(client: RestStore, url: string): Promise<void> {
+  const recorder = new RunRecorder(client, client);
+  const definition = workflow('recorded-remote', [
+    step('prepare', { image: 'python:3.11-slim', command: ['python', 'prepare.py'] }),
+    step('train', {
+      image: 'python:3.11-slim',
+      command: ['python', 'train.py'],
+      after: ['prepare']
+    })
+  ]);
+  const t0 = 1_700_000_000_000;
+  await recorder.startRun({
+    runId: 'r-1',
+    workflow: 'recorded-remote',
+    definition,
+    executor: 'docker',
+    time: t0
+  });
+  const events = [
+    { type: 'step-running', step: 'recorded-remote.prepare', attempt: 1, time: t0 + 10 },
+    { type: 'step-log', step: 'recorded-remote.prepare', line: 'prepared 10 rows', time: t0 + 20 },
+    {
+      type: 'step-succeeded',
+      step: 'recorded-remote.prepare',
+      attempt: 1,
+      durationMs: 1500,
+      time: t0 + 1510
+    },
+    { type: 'step-running', step: 'recorded-remote.train', attempt: 1, time: t0 + 1600 },
+    {
+      type: 'step-failed',
+      step: 'recorded-remote.train',
+      attempt: 1,
+      exitCode: 2,
+      error: 'exit code 2',
+      time: t0 + 2000
+    },
+    {
+      type: 'run-finished',
+      status: 'failed',
+      durationMs: 2000,
+      error: 'train failed',
+      time: t0 + 2100
+    }
+  ];
+  for (const event of events) recorder.observe({ runId: 'r-1', ...event });
+  await recorder.idle();
+
+  const tracker = new Tracker(client, url, client);
+  const recorded = await tracker.recordedRun('recorded-remote', 'r-1');
+  assert.equal(recorded.status, 'failed');
+  assert.deepEqual(recorded.definition, JSON.parse(JSON.stringify(definition)));
+  assert.deepEqual(
+    recorded.steps.map(s => [
+      s.step,
+      s.image,
+      s.needs,
+      s.status,
+      s.exitCode,
+      s.durationSeconds,
+      s.logTail
+    ]),
+    [
+      [
+        'recorded-remote.prepare',
+        'python:3.11-slim',
+        [],
+        'succeeded',
+        0,
+        1.5,
+        'prepared 10 rows\n'
+      ],
+      [
+        'recorded-remote.train',
+        'python:3.11-slim',
+        ['recorded-remote.prepare'],
+        'failed',
+        2,
+        undefined,
+        undefined
+      ]
+    ]
+  );
+  const table = await tracker.runs('recorded-remote');
+  assert.deepEqual(
+    table.rows.map(r => [r.name, r.status]),
+    [['r-1', 'FAILED']]
+  );
+  const withSteps = await tracker.runs('recorded-remote', {
+    includeSteps: true,
+    orderBy: ['attributes.start_time ASC']
+  });
+  assert.deepEqual(
+    withSteps.rows.map(r => r.name),
+    ['r-1', 'recorded-remote.prepare', 'recorded-remote.train']
+  );
 }
