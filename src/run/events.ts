@@ -130,21 +130,33 @@ export type EventInit = RunEvent extends infer E
     : never
   : never;
 
+/** Log lines kept in a run's history; later ones still reach listeners (`on`). */
+export const HISTORY_LOG_LINES = 100_000;
+
 /**
- * The event log of one run: keeps every event, so that a listener or iterator that arrives late
- * still sees the whole run, and ends after `run-finished`.
+ * The event log of one run: keeps every event (and the first HISTORY_LOG_LINES log lines), so
+ * that a listener or iterator that arrives late still sees the whole run, and ends after
+ * `run-finished`.
  */
 export class EventLog implements AsyncIterable<RunEvent> {
   private readonly events: RunEvent[] = [];
   private readonly listeners = new Set<(event: RunEvent) => void>();
   private wake: Array<() => void> = [];
   private closed = false;
+  private logLines = 0;
 
-  constructor(private readonly runId: string) {}
+  constructor(
+    private readonly runId: string,
+    private readonly maxLogLines = HISTORY_LOG_LINES
+  ) {}
 
   emit(init: EventInit): RunEvent {
     const event = { ...init, runId: this.runId, time: Date.now() } as RunEvent;
-    this.events.push(event);
+    // A step that prints without end must not fill the memory: past the cap, its lines go only
+    // to listeners.
+    if (event.type !== 'step-log' || ++this.logLines <= this.maxLogLines) {
+      this.events.push(event);
+    }
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { reachableFromContainers } from '../../src/run/docker/container-config';
+import { EventLog } from '../../src/run/events';
 import { contextHash, ignoreRules } from '../../src/run/docker/images';
 import { stepEnvironment, trackerFor } from '../../src/run/step-env';
 import { buildGraph } from '../../src/workflow';
@@ -155,5 +156,28 @@ describe('step environment', () => {
       'http://127.0.0.1:1',
       'only the tracker variables are rewritten'
     );
+  });
+});
+
+describe('event log', () => {
+  test('keeps the history for late readers, caps log lines there, and ends after the run', async () => {
+    const log = new EventLog('r', 2);
+    const heard: string[] = [];
+    log.on(event => heard.push(event.type === 'step-log' ? event.line : event.type));
+    log.emit({ type: 'run-started', workflow: 'w', executor: 'local', steps: ['w.s'] });
+    for (const line of ['1', '2', '3', '4']) {
+      log.emit({ type: 'step-log', step: 'w.s', stream: 'stdout', line });
+    }
+    const late: string[] = [];
+    const reading = (async () => {
+      for await (const event of log) {
+        late.push(event.type === 'step-log' ? event.line : event.type);
+      }
+    })();
+    log.emit({ type: 'run-finished', status: 'succeeded', durationMs: 1 });
+    await reading;
+    assert.deepEqual(heard, ['run-started', '1', '2', '3', '4', 'run-finished']);
+    assert.deepEqual(late, ['run-started', '1', '2', 'run-finished']);
+    assert.ok(log.history().every(event => event.runId === 'r' && event.time > 0));
   });
 });
