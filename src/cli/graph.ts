@@ -10,17 +10,20 @@ import {
   toYAML,
   type WorkflowSpec
 } from '../workflow';
+import { workflowSvg } from '../notebook/workflow-drawing';
 import { loadWorkflow } from './load';
 import type { Output } from './main';
 
-export type GraphFormat = 'json' | 'yaml' | 'dag' | 'dot';
+export type GraphFormat = 'json' | 'yaml' | 'dag' | 'dot' | 'svg';
 
 export const WORKFLOW_ARGUMENT =
   'a .ts/.js module whose default export is a workflow, or a .json/.yaml file';
 
 /** The text `scanflow graph` prints for a valid workflow. */
-export function graphText(spec: WorkflowSpec, format: GraphFormat): string {
+export async function graphText(spec: WorkflowSpec, format: GraphFormat): Promise<string> {
   switch (format) {
+    case 'svg':
+      return workflowSvg(spec);
     case 'json':
       return toJSON(spec);
     case 'yaml':
@@ -54,17 +57,17 @@ export function registerGraphCommands(program: Command, output: Output): void {
   program
     .command('graph')
     .description(
-      'Print a workflow: its definition (json, yaml), its flattened DAG (dag) or a Graphviz drawing (dot).'
+      'Print a workflow: its definition (json, yaml), its flattened DAG (dag), a Graphviz drawing (dot) or an SVG picture (svg).'
     )
     .argument('<workflow>', WORKFLOW_ARGUMENT)
     .addOption(
       new Option('-f, --format <format>', 'output format')
-        .choices(['json', 'yaml', 'dag', 'dot'])
+        .choices(['json', 'yaml', 'dag', 'dot', 'svg'])
         .default('json')
     )
     .option('-o, --output <file>', 'write to this file instead of standard output')
-    .action((path: string, options: { format: GraphFormat; output?: string }) => {
-      write(graphText(loadWorkflow(path), options.format), options.output);
+    .action(async (path: string, options: { format: GraphFormat; output?: string }) => {
+      write(await graphText(loadWorkflow(path), options.format), options.output);
     });
 
   program

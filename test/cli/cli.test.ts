@@ -61,6 +61,17 @@ describe('scanflow graph', () => {
     assert.match(dot, /subgraph "cluster_hello\.train\.models" \{[^}]*style=dashed/);
     assert.match(dot, /"hello\.train\.pick" -> "hello\.report";/);
   });
+
+  it('draws an SVG picture with a box per step, workflow and group, names as text', () => {
+    const result = scanflow('graph', join(hello, 'workflow.ts'), '--format', 'svg');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^<\?xml version="1\.0"[^>]*\?>\n<svg /);
+    assert.match(result.stdout, /<style>/);
+    for (const name of ['make-data', 'train', 'models', 'linear', 'mean', 'pick', 'report']) {
+      assert.match(result.stdout, new RegExp(`>${name}</text>`));
+    }
+    assert.equal((result.stdout.match(/<rect /g) ?? []).length >= 7, true);
+  });
 });
 
 describe('exit codes and errors', () => {
@@ -85,7 +96,7 @@ describe('exit codes and errors', () => {
     assert.match(option.stderr, /unknown option '--colour'/);
     const format = scanflow('graph', join(hello, 'workflow.ts'), '-f', 'png');
     assert.equal(format.status, 2);
-    assert.match(format.stderr, /Allowed choices are json, yaml, dag, dot/);
+    assert.match(format.stderr, /Allowed choices are json, yaml, dag, dot, svg/);
   });
 
   it('exits 2 with every problem listed, and no stack trace, for a bad definition', () => {
