@@ -10,7 +10,7 @@
  */
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
 import { STEP_STATUSES, type StepState, type StepStatus, type WorkflowBundleData } from './bundles';
-import type { NodeSpec, StepSpec } from '../workflow/types';
+import type { NodeSpec, StepSpec, WorkflowSpec } from '../workflow/types';
 
 /** An SVG element as plain data: a tag, attributes, children, or a text content. */
 export interface SvgElement {
@@ -320,8 +320,23 @@ function box(
 
 function labelOf(entry: Entry, open: boolean): string {
   const node = entry.node;
-  if (node.kind === 'step' || open) return node.name;
-  return `${node.name} (${countSteps(node)} steps)`;
+  if (node.kind === 'step') return node.name;
+  const attached = node.kind === 'workflow' ? attachments(node) : [];
+  const suffix = attached.length ? ` · ${attached.join(' · ')}` : '';
+  if (open) return `${node.name}${suffix}`;
+  return `${node.name} (${countSteps(node)} steps)${suffix}`;
+}
+
+/** The tracker, checkers and improver attached to a workflow, as short labels. */
+function attachments(node: WorkflowSpec): string[] {
+  const parts: string[] = [];
+  if (node.tracker) parts.push(node.tracker.url ? `tracker ${node.tracker.url}` : 'tracker');
+  for (const checker of node.checkers ?? []) {
+    parts.push(`checker ${checker.name}${checker.detector ? ` (${checker.detector})` : ''}`);
+  }
+  if (node.improver)
+    parts.push(`improver${node.improver.strategy ? ` (${node.improver.strategy})` : ''}`);
+  return parts;
 }
 
 function countSteps(node: NodeSpec): number {
@@ -366,7 +381,8 @@ function tooltip(entry: Entry, state: StepState | undefined): string {
   const lines = [`${node.kind} ${entry.id}`];
   if (node.description) lines.push(node.description);
   if (node.kind === 'step') lines.push(...stepFacts(node));
-  else lines.push(`${countSteps(node)} steps`);
+  else
+    lines.push(`${countSteps(node)} steps`, ...(node.kind === 'workflow' ? attachments(node) : []));
   if (state) {
     lines.push(`status: ${state.status}${state.attempt ? ` (attempt ${state.attempt})` : ''}`);
     if (state.startedAt) lines.push(`started: ${state.startedAt}`);

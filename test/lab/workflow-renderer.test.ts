@@ -160,6 +160,24 @@ describe('the workflow graph renderer', () => {
     assert.match(r.node.textContent ?? '', /1 succeeded, 1 failed/);
   });
 
+  it('shows the tracker, checkers and improver attached to their workflow', async () => {
+    const attached = workflow(
+      'watched',
+      [
+        workflow('inner', [step('a', { image: 'x' })], {
+          checkers: [{ name: 'drift', kind: 'drift', detector: 'ks' }]
+        })
+      ],
+      { tracker: { scope: 'workflow' }, improver: { strategy: 'least-confidence' } }
+    );
+    const r = renderer();
+    await r.renderModel(model(workflowBundle(attached).data[MIME.workflow]));
+    const header = (id: string): string | null | undefined =>
+      r.node.querySelector(`g[data-id="${id}"] > .sf-header`)?.textContent;
+    assert.equal(header('watched'), 'watched · tracker · improver (least-confidence)');
+    assert.equal(header('watched.inner'), 'inner · checker drift (ks)');
+  });
+
   it('shows image, command and resources in node tooltips', async () => {
     const r = renderer();
     await r.renderModel(model(data()));
