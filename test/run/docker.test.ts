@@ -320,15 +320,18 @@ describe('docker executor', () => {
 
   test('builds a step image from a dockerfile once, then reuses it; a base image gets the files', async () => {
     const file = writeDefinition(wf('unused', []), {
-      Dockerfile: 'FROM scanflow/node:20\nCOPY greet.js /app/greet.js\nVOLUME /scratch\n',
-      'greet.js': `setTimeout(() => console.log('hello from ' + process.env.SCANFLOW_STEP + ' ${Date.now()}', require('fs').existsSync(__dirname + '/secret.txt')), 1000)`,
+      Dockerfile:
+        'FROM scanflow/node:20\nCOPY greet.js /app/greet.js\nVOLUME /scratch\nCMD ["node", "/app/greet.js"]\n',
+      'greet.js': `setTimeout(() => console.log('hello from ' + process.env.SCANFLOW_STEP + ' ${Date.now()}', require('fs').existsSync(__dirname + '/secret.txt'), process.argv.slice(2).join(' ')), 1000)`,
       'secret.txt': 'not for images',
       '.dockerignore': '# what stays out of images\nsecret.txt\n'
     });
     const baseDir = file.replace(/\/workflow\.json$/, '');
     const spec = wf('build', [
       { kind: 'step', name: 'built', dockerfile: 'Dockerfile', command: ['node', '/app/greet.js'] },
-      { kind: 'step', name: 'based', base: 'scanflow/node:20', command: ['node', 'greet.js'] }
+      { kind: 'step', name: 'based', base: 'scanflow/node:20', command: ['node', 'greet.js'] },
+      // No command: the image's own, with the parameters after it.
+      { kind: 'step', name: 'implicit', dockerfile: 'Dockerfile', parameters: { who: 'me' } }
     ]);
     const first = run(spec, 'build', { baseDir });
     // The image declares a VOLUME: the step's container gets an anonymous volume, which must go.
@@ -351,16 +354,20 @@ describe('docker executor', () => {
     const result = await first.done;
     assert.equal(result.status, 'succeeded', result.error?.message);
     const logs = logsByStep(first.history());
-    assert.match(logs.get('build.built')!.at(-1)!, /^hello from build\.built \d+ false$/);
+    assert.match(logs.get('build.built')!.at(-1)!, /^hello from build\.built \d+ false $/);
+    assert.match(
+      logs.get('build.implicit')!.at(-1)!,
+      /^hello from build\.implicit \d+ false --who=me$/
+    );
     // The base image gets the definition's files, except what .dockerignore names.
-    assert.match(logs.get('build.based')!.at(-1)!, /^hello from build\.based \d+ false$/);
+    assert.match(logs.get('build.based')!.at(-1)!, /^hello from build\.based \d+ false $/);
     const [scratch] = await anonymous;
     assert.ok(scratch, 'the step container had an anonymous volume');
     await assert.rejects(docker.getVolume(scratch).inspect(), { statusCode: 404 });
     const builds = first.history().filter(e => e.type === 'step-building');
     assert.deepEqual(
       builds.map(e => e.type === 'step-building' && e.cached),
-      [false, false]
+      [false, false, true]
     );
 
     const second = run(spec, 'build-again', { baseDir });
@@ -368,12 +375,10 @@ describe('docker executor', () => {
     const again = second.history().filter(e => e.type === 'step-building');
     assert.deepEqual(
       again.map(e => e.type === 'step-building' && e.cached),
-      [true, true]
+      [true, true, true]
     );
-    for (const event of builds) {
-      if (event.type === 'step-building') {
-        await docker.getImage(event.image).remove({ force: true });
-      }
+    for (const image of new Set(builds.map(e => e.type === 'step-building' && e.image))) {
+      await docker.getImage(image as string).remove({ force: true });
     }
   });
 });

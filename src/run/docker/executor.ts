@@ -9,6 +9,8 @@ import { CommandNotFoundError, EngineError, RunError, StepConfigError } from '..
 import type { EventInit } from '../events';
 import type { Executor, RunPlan, AttemptOutcome, StepRequest } from '../executor';
 import { LineSplitter } from '../lines';
+import { parameterArguments } from '../step-env';
+import type { ParameterValue } from '../../workflow';
 import { DockerClient, LABEL, errorText, statusOf, type DockerOptions } from './client';
 import { containerOptions } from './container-config';
 import { ensureStepImage } from './images';
@@ -178,11 +180,12 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  /** The image's own entrypoint and command, followed by the parameter arguments. */
-  private defaultCommand(image: string, parameters: Record<string, unknown> = {}): string[] {
-    const config = this.images.get(image)?.Config;
-    const args = Object.entries(parameters).map(([k, v]) => `--${k}=${String(v)}`);
-    return [...(config?.Cmd ?? []), ...args];
+  /**
+   * For a step without a command: the image's own command followed by the parameter arguments
+   * (Docker puts the image's entrypoint, if any, in front).
+   */
+  private defaultCommand(image: string, parameters?: Record<string, ParameterValue>): string[] {
+    return [...(this.images.get(image)?.Config?.Cmd ?? []), ...parameterArguments(parameters)];
   }
 
   async close(keepOutputs: boolean): Promise<void> {
