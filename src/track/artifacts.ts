@@ -51,7 +51,14 @@ export class ArtifactStore {
         `Invalid artifact path '${path}': name a file, not a folder.`
       );
     }
-    await mkdir(dirname(file), { recursive: true });
+    await mkdir(dirname(file), { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOTDIR' || error.code === 'EEXIST') {
+        throw new InvalidParameterError(
+          `Invalid artifact path '${path}': a part of it is a file, not a folder.`
+        );
+      }
+      throw error;
+    });
     const existing = await stat(file).catch(() => undefined);
     if (existing?.isDirectory()) {
       throw new InvalidParameterError(

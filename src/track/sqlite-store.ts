@@ -590,6 +590,11 @@ export class SqliteStore implements TrackingStore, ModelRegistryStore {
   }
 
   async searchRuns(experimentIds: string[], options: SearchOptions = {}): Promise<Page<Run>> {
+    if (experimentIds.length > LIMITS.searchExperimentIds) {
+      throw new InvalidParameterError(
+        `A run search can span at most ${LIMITS.searchExperimentIds} experiments; got ${experimentIds.length}. Search fewer at a time.`
+      );
+    }
     const ids = experimentIds.filter(id => /^\d+$/.test(id)).map(Number);
     if (ids.length === 0) return { items: [] };
     const rows = this.search<RunRow>('runs r', RUN_SCHEMA, options, {

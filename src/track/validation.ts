@@ -31,6 +31,8 @@ export const LIMITS = {
   registrySearchMaxResults: 1000,
   registrySearchDefaultResults: 100,
   filterLength: 10000,
+  /** Experiments one run search may span (each is a bound SQL variable). */
+  searchExperimentIds: 5000,
   /** JSON request bodies; artifacts have their own limit in the server options. */
   jsonBodyBytes: 16 * 1024 * 1024
 } as const;

@@ -243,6 +243,15 @@ describe('bad input answers 4xx in MLflow format', () => {
       /page token/
     ],
     [
+      'too many experiments in one search',
+      'POST',
+      'runs/search',
+      JSON.stringify({ experiment_ids: Array.from({ length: 40000 }, (_, i) => String(i)) }),
+      400,
+      'INVALID_PARAMETER_VALUE',
+      /at most 5000 experiments/
+    ],
+    [
       'a bad run status',
       'POST',
       'runs/update',
@@ -374,6 +383,15 @@ describe('artifact paths', () => {
       assert.ok(existsSync(secret));
     });
   }
+
+  test('a path through an existing file is refused', async () => {
+    assert.equal((await raw(tracker.url, 'PUT', `${artifacts}/0/file.txt`, 'x')).status, 200);
+    const answer = await raw(tracker.url, 'PUT', `${artifacts}/0/file.txt/inner.txt`, 'y');
+    assert.equal(answer.status, 400, answer.text);
+    assert.match(String(answer.body.message), /a part of it is a file/);
+    const folder = await raw(tracker.url, 'PUT', `${artifacts}/0`, 'z');
+    assert.equal(folder.status, 400, folder.text);
+  });
 
   test('an artifact over the size limit is refused and not kept', async () => {
     const answer = await raw(tracker.url, 'PUT', `${artifacts}/0/r/big.bin`, Buffer.alloc(4096));
