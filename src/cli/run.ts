@@ -44,7 +44,7 @@ export function registerRunCommands(program: Command, output: Output): void {
       const spec = loadWorkflow(path);
       const run = runWorkflow(spec, {
         executor: options.executor,
-        tracker: options.tracker,
+        tracker: trackerUrl(options.tracker),
         keepGoing: options.keepGoing,
         concurrency: positive(options.concurrency, '--concurrency'),
         retryDelayMs: positive(options.retryDelay, '--retry-delay', 0),
@@ -93,6 +93,16 @@ export function registerRunCommands(program: Command, output: Output): void {
           `${removed.volumes.length} volumes\n`
       );
     });
+}
+
+function trackerUrl(value: string | undefined): string | undefined {
+  if (value !== undefined && !URL.canParse(value)) {
+    throw new InputError(
+      `--tracker '${value}' is not a URL`,
+      "give the tracker's address, e.g. http://127.0.0.1:5000"
+    );
+  }
+  return value;
 }
 
 function runId(value: string | undefined): string | undefined {

@@ -152,6 +152,12 @@ describe('bad input gives one line naming the step and the cause, exit code 1, n
       result.stderr,
       'scanflow: --concurrency 0 is not a whole number of 1 or more. Fix: give --concurrency a whole number such as 2.\n'
     );
+    const tracker = await scanflow(['run', 'examples/hello/workflow.yaml', '--tracker', 'mlflow']);
+    assert.equal(tracker.code, 2);
+    assert.equal(
+      tracker.stderr,
+      "scanflow: --tracker 'mlflow' is not a URL. Fix: give the tracker's address, e.g. http://127.0.0.1:5000.\n"
+    );
   });
 
   test('an engine that does not answer', async () => {
