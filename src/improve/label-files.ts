@@ -166,3 +166,21 @@ export function rejectLabelFile(
   writeFileAtomic(join(folder, REJECTED_DIR), name, `${JSON.stringify(record, null, 1)}\n`);
   unlinkSync(join(folder, LABELS_DIR, name));
 }
+
+/** The refused label files in rejected/, oldest first, with their reasons. */
+export function listRejected(folder: string): Array<{ file: string; reason: string }> {
+  const dir = join(folder, REJECTED_DIR);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter(name => name.endsWith('.json') && !name.startsWith('.'))
+    .flatMap(name => {
+      try {
+        const record = JSON.parse(readFileSync(join(dir, name), 'utf8')) as RejectedDocument;
+        return [{ file: name, reason: String(record.reason), at: String(record.rejectedAt) }];
+      } catch {
+        return [];
+      }
+    })
+    .sort((a, b) => a.at.localeCompare(b.at) || a.file.localeCompare(b.file))
+    .map(({ file, reason }) => ({ file, reason }));
+}

@@ -26,6 +26,7 @@ import {
   SAMPLE_ID,
   labelFileName,
   listLabelFiles,
+  listRejected,
   readManifestFile,
   rejectLabelFile,
   writeLabelDocument,
@@ -150,6 +151,7 @@ export class LabelingSession {
       );
     }
     const session = new LabelingSession(path, checkManifest(content, path), options);
+    session.refused.push(...listRejected(path));
     session.refresh();
     return session;
   }
@@ -167,7 +169,7 @@ export class LabelingSession {
   get labels(): readonly LabelRecord[] {
     return this.accepted;
   }
-  /** Label files that were refused, and why (this process's view; see also rejected/). */
+  /** Label files that were refused, and why (what rejected/ holds, oldest first). */
   get rejected(): readonly RejectedLabel[] {
     return this.refused;
   }
@@ -206,6 +208,9 @@ export class LabelingSession {
     options: { by?: string; at?: Date } = {}
   ): LabelRecord {
     const at = options.at ?? new Date();
+    if (Number.isNaN(at.getTime())) {
+      throw new LabelError(`The time of the label of sample '${sample}' is an invalid Date.`);
+    }
     const document: LabelDocument = {
       sample,
       label,

@@ -86,6 +86,7 @@ describe('labeling session', () => {
       );
     }
     assert.throws(() => session.label('b', 'dog', { by: ' ' }), /needs 'by': who gave it/);
+    assert.throws(() => session.label('b', 'dog', { at: new Date('never') }), /invalid Date/);
     assert.deepEqual(labelFiles(session), files);
     assert.deepEqual(
       session.labels.map(l => [l.sample, l.label]),
@@ -124,6 +125,19 @@ describe('labeling session', () => {
     assert.equal(reason.document.label, 'fish');
     assert.equal(labelFiles(session).length, 2); // the two accepted labels stay
     assert.equal(session.labelOf('a')?.label, 'cat');
+    // After a restart the refusals are still known, from rejected/.
+    const resumed = LabelingSession.open(session.folder);
+    assert.deepEqual(resumed.rejected.map(r => r.file).sort(), [
+      'a.2.json',
+      'c.3.json',
+      'c.5.json',
+      'x.4.json'
+    ]);
+    assert.match(
+      resumed.rejected.find(r => r.file === 'x.4.json')?.reason ?? '',
+      /'x' is not in session/
+    );
+    assert.equal(resumed.labels.length, 2);
   });
 
   it('keeps the earlier of two labels for one sample that arrive together', () => {
