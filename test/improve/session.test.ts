@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { LabelError, LabelTimeoutError, SessionError } from '../../src/improve/errors';
 import { SimulatedOracle } from '../../src/improve/oracle';
 import { labelingSessionData } from '../../src/improve/bundle';
+import { toMimeBundle } from '../../src/notebook/display';
 import { LabelingSession } from '../../src/improve/session';
 
 const CLASSES = ['cat', 'dog', 'bird'];
@@ -309,6 +310,11 @@ describe('the labeling bundle', () => {
         'to label: b (guess dog, score 0.500), c'
       ].join('\n')
     );
+  });
+
+  it("is what the notebook bridge's show() displays", () => {
+    const session = newSession();
+    assert.deepEqual(toMimeBundle(session), session.toMimeBundle());
   });
 
   it('names the folder relative to the working directory when inside it', () => {
