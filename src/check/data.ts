@@ -16,7 +16,12 @@ export type Category = string | number;
  * Returns the width.
  */
 export function checkMatrix(rows: Matrix, what: string, width?: number): number {
-  if (!Array.isArray(rows) || rows.length === 0) {
+  if (!Array.isArray(rows)) {
+    throw new DriftDataError(
+      `The ${what} must be an array of rows (one array of numbers per sample), got ${describe(rows)}.`
+    );
+  }
+  if (rows.length === 0) {
     throw new DriftDataError(
       `The ${what} is empty: pass at least one sample (an array of rows, one row per sample).`
     );
@@ -51,6 +56,12 @@ export function checkMatrix(rows: Matrix, what: string, width?: number): number 
   return expected;
 }
 
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return value.constructor?.name ?? 'an object';
+}
+
 /** Checks a non-empty list of finite numbers (one value per sample). */
 export function checkVector(values: ArrayLike<number>, what: string): void {
   if (values == null || values.length === 0) {
@@ -71,7 +82,12 @@ export function checkCategoryMatrix(
   what: string,
   width?: number
 ): number {
-  if (!Array.isArray(rows) || rows.length === 0) {
+  if (!Array.isArray(rows)) {
+    throw new DriftDataError(
+      `The ${what} must be an array of rows (one array of categories per sample), got ${describe(rows)}.`
+    );
+  }
+  if (rows.length === 0) {
     throw new DriftDataError(`The ${what} is empty: pass at least one sample.`);
   }
   const expected = width ?? rows[0].length;

@@ -74,6 +74,10 @@ describe('KSDrift', () => {
       () => new KSDrift([[1, 2], [3]]),
       (e: Error) => e instanceof DriftDataError && /row 1 has 1 features/.test(e.message)
     );
+    assert.throws(
+      () => detector.predict({ shape: [2, 5] } as unknown as number[][]),
+      (e: Error) => e instanceof DriftDataError && /must be an array of rows/.test(e.message)
+    );
     assert.throws(() => new KSDrift(reference, { level: 5 }), DetectorOptionError);
     assert.throws(() => new KSDrift(reference, { featureNames: ['x'] }), DetectorOptionError);
   });
