@@ -21,7 +21,7 @@ export interface OnlineMonitorOptions {
   windowSize?: number;
   /** Mean number of values between false alarms when nothing drifts (default 1000). */
   expectedRunTime?: number;
-  /** Simulated no-drift streams used for calibration (default 100). */
+  /** Simulated no-drift streams used for calibration (default 200). */
   simulations?: number;
   seed?: number;
   /** Called with each alert as it happens. */
@@ -69,7 +69,7 @@ export class OnlineMonitor {
     checkVector(referenceScores, 'reference scores');
     this.windowSize = checkPositiveInteger(options.windowSize ?? 50, 'windowSize');
     this.expectedRunTime = checkPositiveInteger(options.expectedRunTime ?? 1000, 'expectedRunTime');
-    const simulations = checkPositiveInteger(options.simulations ?? 100, 'simulations');
+    const simulations = checkPositiveInteger(options.simulations ?? 200, 'simulations');
     if (this.expectedRunTime <= this.windowSize) {
       throw new DetectorOptionError(
         `expectedRunTime (${this.expectedRunTime}) must exceed windowSize (${this.windowSize}): no alert can come before the first window is full.`
@@ -130,6 +130,26 @@ export class OnlineMonitor {
   }
 }
 
+/** ksStatisticBySearch for a window of reference indices, with the other CDF tabulated. */
+function distanceOfIndices(
+  sortedIndices: Float64Array,
+  reference: Float64Array,
+  below: Float64Array,
+  atOrBelow: Float64Array
+): number {
+  const m = sortedIndices.length;
+  let d = 0;
+  let i = 0;
+  while (i < m) {
+    const r = sortedIndices[i];
+    const value = reference[r];
+    const before = i / m;
+    while (i < m && reference[sortedIndices[i]] === value) i++;
+    d = Math.max(d, Math.abs(i / m - atOrBelow[r]), Math.abs(before - below[r]));
+  }
+  return d;
+}
+
 /** The windowed-KS threshold whose simulated mean run length without drift is `ert`. */
 function calibrate(
   reference: Float64Array,
@@ -139,19 +159,30 @@ function calibrate(
   uniform: Uniform
 ): number {
   const n = reference.length;
-  const draw = (): number => reference[Math.floor(uniform() * n)];
+  const drawIndex = (): number => Math.floor(uniform() * n);
   const horizon = 4 * ert;
   // For each simulated stream: the running maximum of the distance at each time, so that the
   // first crossing of any threshold h is the first t with runningMax[t] > h.
   const runningMaxima: Float64Array[] = [];
+  const below = new Float64Array(n);
+  const atOrBelow = new Float64Array(n);
   for (let s = 0; s < simulations; s++) {
-    const standIn = Float64Array.from({ length: n }, draw).sort();
-    const window = new SlidingWindow(w);
+    const standIn = Float64Array.from({ length: n }, () => reference[drawIndex()]).sort();
+    // Streams draw reference values by index; the stand-in's CDF just below and at each
+    // reference value is tabulated once, so each step costs O(window) instead of a search.
+    for (let r = 0, a = 0, b = 0; r < n; r++) {
+      while (a < n && standIn[a] < reference[r]) a++;
+      while (b < n && standIn[b] <= reference[r]) b++;
+      below[r] = a / n;
+      atOrBelow[r] = b / n;
+    }
+    const window = new SlidingWindow(w); // holds indices: sorted indices are sorted values
     const maxima = new Float64Array(horizon);
     let max = 0;
     for (let t = 0; t < horizon; t++) {
-      window.push(draw());
-      if (window.full) max = Math.max(max, ksStatisticBySearch(window.sorted, standIn));
+      window.push(drawIndex());
+      if (window.full)
+        max = Math.max(max, distanceOfIndices(window.sorted, reference, below, atOrBelow));
       maxima[t] = max;
     }
     runningMaxima.push(maxima);
