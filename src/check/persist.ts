@@ -51,7 +51,10 @@ export async function detectorFromJSON(
       `Saved detector version ${String(doc.version)} is not supported (this scanflow reads version 1).`
     );
   }
-  const loader = typeof doc.kind === 'string' ? loaders[doc.kind] : undefined;
+  const loader =
+    typeof doc.kind === 'string' && Object.hasOwn(loaders, doc.kind)
+      ? loaders[doc.kind]
+      : undefined;
   if (!loader) {
     throw new DetectorFormatError(
       `Unknown detector kind ${JSON.stringify(doc.kind)}: expected one of ${Object.keys(loaders).join(', ')}.`

@@ -215,8 +215,8 @@ describe('saving and loading', () => {
   it('refuses documents that are not saved detectors', async () => {
     await assert.rejects(detectorFromJSON({ hello: 1 }), DetectorFormatError);
     await assert.rejects(
-      detectorFromJSON({ format: 'scanflow.detector', version: 1, kind: 'magic', state: {} }),
-      /Unknown detector kind "magic"/
+      detectorFromJSON({ format: 'scanflow.detector', version: 1, kind: 'constructor', state: {} }),
+      /Unknown detector kind "constructor"/
     );
     await assert.rejects(
       detectorFromJSON({ format: 'scanflow.detector', version: 1, kind: 'ks', state: {} }),
