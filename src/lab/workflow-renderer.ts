@@ -26,12 +26,14 @@ export const graphSettings = {
   collapseAbove: 0
 };
 
-/** elkjs is loaded on first use only, and lays out each distinct graph once. */
+/**
+ * elkjs is loaded on first use only, and lays out each distinct graph once. In a browser it runs
+ * in a Web Worker, so that JupyterLab stays responsive while a big graph is laid out; where no
+ * worker can start, it runs on the main thread.
+ */
 let elk: Promise<Layouter> | undefined;
 function layouter(): Promise<Layouter> {
-  elk ??= import('elkjs/lib/elk.bundled.js').then(module => {
-    const ELK = module.default;
-    const engine = new ELK();
+  elk ??= createEngine().then(engine => {
     let lastKey = '';
     let last: ElkNode | undefined;
     return {
@@ -47,6 +49,32 @@ function layouter(): Promise<Layouter> {
     };
   });
   return elk;
+}
+
+const PROBE: ElkNode = { id: 'probe', children: [{ id: 'a', width: 10, height: 10 }], edges: [] };
+
+async function createEngine(): Promise<Layouter> {
+  if (typeof Worker !== 'undefined') {
+    let worker: Worker | undefined;
+    try {
+      const { default: ELK } = await import('elkjs/lib/elk-api.js');
+      const engine = new ELK({
+        workerFactory: () =>
+          (worker = new Worker(new URL('elkjs/lib/elk-worker.min.js', import.meta.url)))
+      });
+      // A worker that cannot load never answers: give it a while, then use the main thread.
+      await Promise.race([
+        engine.layout(PROBE),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no answer')), 15_000))
+      ]);
+      return engine;
+    } catch (error) {
+      worker?.terminate();
+      console.warn('scanflow: graph layout runs on the main thread', error);
+    }
+  }
+  const { default: ELK } = await import('elkjs/lib/elk.bundled.js');
+  return new ELK();
 }
 
 let renderers = 0;
