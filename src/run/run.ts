@@ -43,7 +43,10 @@ export interface RunOptions {
   runId?: string;
   /** Keep the outputs (volume or folder); by default when a step that declares outputs succeeded. */
   keepOutputs?: boolean;
-  /** Cancel the run on SIGINT/SIGTERM (Ctrl-C, a notebook interrupt); default true. */
+  /**
+   * Cancel the run on SIGINT/SIGTERM (Ctrl-C); default true, except in a tslab kernel, where
+   * such a listener would make the stop button kill the kernel (use run.cancel() there).
+   */
   handleSignals?: boolean;
   docker?: DockerExecutorOptions;
   local?: LocalExecutorOptions;
@@ -95,7 +98,7 @@ export function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): Workf
 
   const onSignal = (): void => cancel.abort();
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
-  if (options.handleSignals ?? true) {
+  if (options.handleSignals ?? !insideTslabKernel()) {
     signals.forEach(signal => process.on(signal, onSignal));
   }
   const plan: RunPlan = { runId: id, spec, graph, baseDir: options.baseDir ?? process.cwd() };
@@ -249,6 +252,15 @@ async function chooseExecutor(
     }
   }
   return docker;
+}
+
+/**
+ * Whether this process is a tslab kernel. tslab catches SIGINT (the notebook's stop button) on its
+ * own, and a JavaScript SIGINT listener added there makes the next interrupt kill the kernel (its
+ * runs' containers would be left behind), so runs in a notebook are stopped with run.cancel().
+ */
+function insideTslabKernel(): boolean {
+  return /tslab/.test(process.argv[1] ?? '') && process.argv.includes('kernel');
 }
 
 /** A run id: the UTC date and time and four random hex digits, e.g. 20261129-140512-a1b2. */
