@@ -5,7 +5,7 @@ import { MimeModel } from '@jupyterlab/rendermime/lib/mimemodel';
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { MIME } from '../../src/mime';
 import { workflowBundle, type StepState } from '../../src/notebook/bundles';
-import { WorkflowRenderer } from '../../src/lab/workflow-renderer';
+import { graphSettings, WorkflowRenderer } from '../../src/lab/workflow-renderer';
 import { parallel, step, workflow } from '../../src/workflow/builders';
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -118,6 +118,34 @@ describe('the workflow graph renderer', () => {
     await until(() => count(reopened, 'g.sf-step') === 5);
     assert.equal(count(reopened, 'g.sf-step'), 5);
     assert.deepEqual(saved.metadata?.[MIME.workflow], { collapsed: [] });
+  });
+
+  it('collapses and expands every sub-workflow at once (the palette commands)', async () => {
+    const r = renderer();
+    await r.renderModel(model(data()));
+    assert.equal(WorkflowRenderer.current !== undefined, true);
+    await r.collapseAll(true);
+    assert.equal(count(r, 'g.sf-collapsed'), 1); // train holds models: only train shows
+    assert.equal(count(r, 'g.sf-step'), 2);
+    assert.deepEqual(saved.metadata?.[MIME.workflow], {
+      collapsed: ['hello.train', 'hello.train.models']
+    });
+    await r.collapseAll(false);
+    assert.equal(count(r, 'g.sf-step'), 5);
+  });
+
+  it('starts big graphs collapsed when the setting asks, unless the output says otherwise', async () => {
+    graphSettings.collapseAbove = 4;
+    try {
+      const r = renderer();
+      await r.renderModel(model(data()));
+      assert.equal(count(r, 'g.sf-collapsed'), 1);
+      const kept = renderer();
+      await kept.renderModel(model(data(), { [MIME.workflow]: { collapsed: [] } }));
+      assert.equal(count(kept, 'g.sf-collapsed'), 0);
+    } finally {
+      graphSettings.collapseAbove = 0;
+    }
   });
 
   it('colours nodes by status and summarizes containers; updates in place', async () => {
