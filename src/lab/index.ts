@@ -80,7 +80,25 @@ const labeling: JupyterFrontEndPlugin<void> = {
       save: async (path, text) => {
         await contents.save(path, { type: 'file', format: 'text', content: text });
       },
-      user: () => user?.identity?.username ?? 'jupyter'
+      user: () => user?.identity?.username ?? 'jupyter',
+      read: async folder => {
+        const files: Record<string, string> = {};
+        try {
+          const listing = await contents.get(folder, { content: true });
+          for (const item of (listing.content ?? []) as Array<{
+            name: string;
+            path: string;
+            type: string;
+          }>) {
+            if (item.type !== 'file' || !item.name.endsWith('.json')) continue;
+            const file = await contents.get(item.path, { content: true, format: 'text' });
+            files[item.name] = String(file.content ?? '');
+          }
+        } catch {
+          // no such folder yet: nothing was refused
+        }
+        return files;
+      }
     };
   }
 };

@@ -8,6 +8,8 @@ export interface LabelStore {
   save(path: string, text: string): Promise<void>;
   /** Who labels: the Jupyter user's name. */
   user(): string;
+  /** The text files in a folder, by name; empty when the folder does not exist. */
+  read?(folder: string): Promise<Record<string, string>>;
 }
 
 export const labelingServices: { store?: LabelStore } = {};
@@ -15,12 +17,16 @@ export const labelingServices: { store?: LabelStore } = {};
 /** The labeling bundle as src/improve writes it: the bridge's shape plus labels given so far. */
 interface LabelingData extends LabelingBundleData {
   labelsDir?: string;
+  rejectedDir?: string;
   labels?: Record<string, { label: string | null; by?: string; at?: string }>;
 }
 
 interface SampleState {
   label: string | null;
-  /** pending: given here, not written yet; saving; saved: written to the session folder. */
+  /**
+   * pending: given here, not written yet; saving; saved: written to the session folder; error:
+   * not written, or refused by the kernel (then `error` says why).
+   */
   state: 'pending' | 'saving' | 'saved' | 'error';
   error?: string;
 }
@@ -172,6 +178,11 @@ export class LabelingRenderer extends Widget implements IRenderMime.IRenderer {
       })
     );
     this.undoStack = this.undoStack.filter(id => this.states.get(id)?.state === 'pending');
+    // The kernel moves labels it refuses to rejected/ with the reason, within a quarter second.
+    const written = pending.filter(([, s]) => s.state === 'saved').map(([id]) => id);
+    if (written.length && store.read) {
+      setTimeout(() => void this.checkRejected(folder, written), 1000);
+    }
     const failed = pending.filter(([, s]) => s.state === 'error').length;
     this.say(
       failed
@@ -179,6 +190,34 @@ export class LabelingRenderer extends Widget implements IRenderMime.IRenderer {
         : `Saved ${pending.length} label${pending.length === 1 ? '' : 's'} to ${folder}/${labelsDir}/.`
     );
     this.draw();
+  }
+
+  /** Marks submitted labels that the kernel refused, with its reason. */
+  private async checkRejected(folder: string, ids: string[]): Promise<void> {
+    const files = await labelingServices.store?.read?.(
+      `${folder}/${this.data?.rejectedDir ?? 'rejected'}`
+    );
+    let refused = 0;
+    for (const [name, text] of Object.entries(files ?? {})) {
+      const id = ids.find(sample => name.startsWith(`${sample}.`));
+      const state = id === undefined ? undefined : this.states.get(id);
+      if (!state || state.state !== 'saved') continue;
+      let reason = 'refused by the kernel';
+      try {
+        reason = String((JSON.parse(text) as { reason?: unknown }).reason ?? reason);
+      } catch {
+        // keep the default reason
+      }
+      state.state = 'error';
+      state.error = reason;
+      refused++;
+    }
+    if (refused) {
+      this.say(
+        `The kernel refused ${refused} label${refused === 1 ? '' : 's'}: hover them for why.`
+      );
+      this.draw();
+    }
   }
 
   /** The session folder as a server path: relative folders are relative to the notebook. */
@@ -281,7 +320,7 @@ export class LabelingRenderer extends Widget implements IRenderMime.IRenderer {
         state.state === 'saved'
           ? 'saved in the session folder'
           : state.state === 'error'
-            ? `not saved: ${state.error ?? ''}`
+            ? (state.error ?? 'not saved')
             : 'not submitted yet';
     }
     card.appendChild(badge);

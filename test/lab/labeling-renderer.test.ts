@@ -116,6 +116,38 @@ describe('the labeling widget', () => {
     assert.equal(written.size, 3);
   });
 
+  it('shows the reason when the kernel refuses a submitted label', async () => {
+    const store = labelingServices.store!;
+    labelingServices.store = {
+      ...store,
+      read: async folder => {
+        assert.equal(folder, 'work/sessions/round-1/rejected');
+        const name = [...written.keys()]
+          .find(p => p.includes('/s0.'))!
+          .split('/')
+          .pop()!;
+        return { [name]: JSON.stringify({ reason: 'sample s0 already has a label' }) };
+      }
+    };
+    try {
+      const r = await render();
+      key(r, '3');
+      key(r, '4');
+      await r.submit();
+      assert.equal(badge(r, 's0'), '✓ 3');
+      await new Promise(resolve => setTimeout(resolve, 1300));
+      assert.equal(badge(r, 's0'), '! 3');
+      assert.equal(badge(r, 's1'), '✓ 4');
+      const title = r.node
+        .querySelector('[data-id="s0"] .jp-ScanflowLabeling-label')
+        ?.getAttribute('title');
+      assert.equal(title, 'sample s0 already has a label');
+      assert.match(r.node.textContent ?? '', /The kernel refused 1 label/);
+    } finally {
+      labelingServices.store = store;
+    }
+  });
+
   it('shows labels the kernel already has as saved, and starts at the first open sample', async () => {
     const r = await render({
       labels: { s0: { label: '2', by: 'bo', at: '2026-11-29T14:00:00Z' } }
