@@ -1,6 +1,6 @@
 /** Shared by the run tests: real Docker, real processes, and checks of what a run leaves behind. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -89,9 +89,13 @@ export function logsByStep(events: readonly RunEvent[]): Map<string, string[]> {
   return logs;
 }
 
-/** Writes a definition as JSON into a fresh folder and returns its path. */
+const folders: string[] = [];
+process.on('exit', () => folders.forEach(dir => rmSync(dir, { recursive: true, force: true })));
+
+/** Writes a definition as JSON into a fresh folder (removed when the tests end); returns its path. */
 export function writeDefinition(spec: WorkflowSpec, files: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'scanflow-run-test-'));
+  folders.push(dir);
   for (const [name, text] of Object.entries(files)) {
     writeFileSync(join(dir, name), text);
   }
