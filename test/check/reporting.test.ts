@@ -75,7 +75,8 @@ describe('custom checkers', () => {
       const file = join(dir, 'labels.json');
       saveDetector(new ClassBalanceDrift([0, 1, 2, 0, 1, 2, 0, 1, 2]), file);
       const saved = await createChecker({ name: 'labels', kind: 'drift', options: { path: file } });
-      assert.deepEqual((await saved.check([0, 1, 7])).details.levelChanges, [
+      const verdict = (await saved.check([0, 1, 7])) as { details: { levelChanges?: unknown } };
+      assert.deepEqual(verdict.details.levelChanges, [
         { feature: 'class', newLevels: [7], vanishedLevels: [2] }
       ]);
       await assert.rejects(
