@@ -1,4 +1,4 @@
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { clean, describeEvent, runWorkflow, seconds, type RunEvent, type RunResult } from '../run';
@@ -13,7 +13,9 @@ const EXIT_INTERRUPTED = 130;
 
 interface RunCommandOptions {
   executor: ExecutorKind | 'auto';
-  tracker?: string;
+  /** A URL, or false for --no-tracker. */
+  tracker?: string | false;
+  store?: string;
   keepGoing?: boolean;
   concurrency?: string;
   retryDelay?: string;
@@ -34,7 +36,15 @@ export function registerRunCommands(program: Command, output: Output): void {
         .choices(['docker', 'local', 'auto'])
         .default('auto')
     )
-    .option('--tracker <url>', 'tracking server, passed to steps as MLFLOW_TRACKING_URI')
+    .option(
+      '--tracker <url>',
+      'tracking server, passed to steps as MLFLOW_TRACKING_URI (default: an embedded one for the run)'
+    )
+    .option('--no-tracker', 'do not start an embedded tracker nor record the run')
+    .option(
+      '--store <file>',
+      "the embedded tracker's SQLite store (default: .scanflow/tracking.db next to the workflow)"
+    )
     .option('-k, --keep-going', 'after a failure, still run what does not depend on it')
     .option('-j, --concurrency <n>', 'steps at the same time (default: the number of cores)')
     .option('--retry-delay <ms>', 'delay before the first retry, doubled after each (default 1000)')
@@ -44,7 +54,9 @@ export function registerRunCommands(program: Command, output: Output): void {
       const spec = loadWorkflow(path);
       const run = runWorkflow(spec, {
         executor: options.executor,
-        tracker: trackerUrl(options.tracker),
+        tracker: options.tracker === false ? undefined : trackerUrl(options.tracker),
+        tracking: options.tracker !== false,
+        store: options.store === undefined ? undefined : resolve(options.store),
         keepGoing: options.keepGoing,
         concurrency: positive(options.concurrency, '--concurrency'),
         retryDelayMs: positive(options.retryDelay, '--retry-delay', 0),
@@ -75,6 +87,7 @@ export function registerRunCommands(program: Command, output: Output): void {
         const result = await run.done;
         display.stop();
         process.exitCode = report(result, output);
+        reportTrackers(result, output);
       } finally {
         process.off('SIGINT', onInterrupt);
         process.off('SIGTERM', onInterrupt);
@@ -127,6 +140,23 @@ function positive(value: string | undefined, option: string, min = 1): number | 
     );
   }
   return number;
+}
+
+/** Where the run's tracking data is, and how to browse it. */
+function reportTrackers(result: RunResult, output: Output): void {
+  for (const tracker of result.trackers ?? []) {
+    const store = shortPath(tracker.store);
+    output.out(
+      `tracked: run ${result.id} of ${tracker.workflow} in ${store} (experiment ${tracker.experiment}); ` +
+        `browse it with \`scanflow tracker --store ${store}\`\n`
+    );
+  }
+}
+
+/** A path relative to the current folder when it is inside it. */
+function shortPath(path: string): string {
+  const short = relative(process.cwd(), path);
+  return short && !short.startsWith('..') && !isAbsolute(short) ? short : path;
 }
 
 /** Prints the end of a run and returns the exit code. */

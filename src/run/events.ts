@@ -39,6 +39,16 @@ export interface NoticeEvent extends EventBase {
   message: string;
 }
 
+/** An embedded tracker of the run listens: where the steps log, and where the data stays. */
+export interface TrackerStartedEvent extends EventBase {
+  type: 'tracker-started';
+  /** The workflow it serves: the root's name (the run's tracker) or a qualified id. */
+  workflow: string;
+  url: string;
+  /** The SQLite store (an absolute path); artifacts are in `<store>.artifacts`. */
+  store: string;
+}
+
 export interface StepQueuedEvent extends EventBase {
   type: 'step-queued';
   step: string;
@@ -112,6 +122,7 @@ export interface RunFinishedEvent extends EventBase {
 export type RunEvent =
   | RunStartedEvent
   | NoticeEvent
+  | TrackerStartedEvent
   | StepQueuedEvent
   | StepBuildingEvent
   | StepRunningEvent

@@ -46,6 +46,12 @@ export interface Executor {
   prepare(plan: RunPlan, emit: (event: EventInit) => void): Promise<void>;
   /** Creates what the run's steps share (network, outputs volume or folder). */
   open(): Promise<void>;
+  /**
+   * The address of this machine where the run's steps reach a server (after `open`): the run
+   * network's gateway for containers; 127.0.0.1 when absent. The run's embedded trackers listen
+   * there, and nowhere else.
+   */
+  trackerHost?(): Promise<string>;
   /** Runs one attempt. Throws a RunError when the step cannot start (e.g. command not found). */
   runStep(request: StepRequest): Promise<AttemptOutcome>;
   /**

@@ -15,6 +15,8 @@ export function describeEvent(event: RunEvent): string | undefined {
       return `note: ${event.message}`;
     case 'run-started':
       return `run ${event.runId}: workflow ${event.workflow}, ${event.steps.length} steps, ${event.executor} executor`;
+    case 'tracker-started':
+      return `tracker for ${event.workflow}: ${event.url} (store ${event.store})`;
     case 'step-building':
       return `  build  ${event.step}: ${event.image}${event.cached ? ' (cached)' : ''}`;
     case 'step-running':

@@ -3,6 +3,8 @@ export type { WorkflowRun, RunOptions, RunResult } from './run';
 export type * from './events';
 export type { Executor, RunPlan, StepRequest, AttemptOutcome } from './executor';
 export type { StepReport } from './scheduler';
+export { DEFAULT_STORE } from './tracking';
+export type { EmbeddedTrackerInfo } from './tracking';
 export { DockerExecutor } from './docker/executor';
 export type { DockerExecutorOptions } from './docker/executor';
 export { LocalExecutor } from './local-executor';

@@ -69,7 +69,9 @@ export class LocalExecutor implements Executor {
     mkdirSync(cwd, { recursive: true });
     const source = this.sources.get(request.step.id);
     if (source) {
-      cpSync(source, cwd, { recursive: true });
+      // Not the project's run data (the embedded tracker's store, being written right now).
+      const runData = join(source, '.scanflow');
+      cpSync(source, cwd, { recursive: true, filter: path => path !== runData });
     }
     return new Promise((resolvePromise, reject) => {
       const child = spawn(program, args, {

@@ -16,6 +16,7 @@ import { EventLog, type ExecutorKind, type RunEvent, type WorkflowRunStatus } fr
 import type { Executor, RunPlan } from './executor';
 import { LocalExecutor, type LocalExecutorOptions } from './local-executor';
 import { schedule, type StepReport } from './scheduler';
+import { RunTracking, type EmbeddedTrackerInfo } from './tracking';
 
 export interface RunOptions {
   /**
@@ -31,6 +32,17 @@ export interface RunOptions {
   tracker?: string;
   /** Tracking servers of single workflows, by qualified id, e.g. { 'hello.train': 'http://...' }. */
   trackers?: Record<string, string>;
+  /**
+   * Without an external `tracker`, the run starts an embedded one (and one more for each workflow
+   * whose definition says `tracker: { scope: 'workflow' }`), records itself there and stops it at
+   * the end; false turns that off. Default true.
+   */
+  tracking?: boolean;
+  /**
+   * The embedded tracker's SQLite store, relative to `baseDir` (default `.scanflow/tracking.db`;
+   * artifacts in `<store>.artifacts`, per-workflow stores in `trackers/<qualified id>.db` next to it).
+   */
+  store?: string;
   /** After a failure, still run every step that does not depend on it. */
   keepGoing?: boolean;
   /** How many steps run at the same time; by default the number of cores. */
@@ -64,6 +76,8 @@ export interface RunResult {
   outputs?: string;
   /** The first failure. */
   error?: RunError;
+  /** The embedded trackers the run recorded itself in (stopped by now). */
+  trackers?: EmbeddedTrackerInfo[];
 }
 
 /** A run in progress: its events (as a stream, a listener, or the history) and its end. */
@@ -147,12 +161,14 @@ async function execute(
     durationMs: 0
   };
   let reports = new Map<string, StepReport>();
+  let tracking: RunTracking | undefined;
   try {
     await executor.prepare(plan, emit);
     if (cancel.aborted) {
       result.status = 'cancelled';
     } else {
       await executor.open();
+      tracking = await startTracking(plan, options, executor, log);
       reports = await schedule(
         plan.graph,
         executor,
@@ -160,7 +176,12 @@ async function execute(
           concurrency: options.concurrency ?? Math.max(1, availableParallelism()),
           keepGoing: options.keepGoing ?? false,
           retryDelayMs: options.retryDelayMs ?? 1000,
-          environment: { runId: plan.runId, tracker: options.tracker, trackers: options.trackers }
+          environment: tracking?.environment ?? {
+            runId: plan.runId,
+            tracker: options.tracker,
+            trackers: options.trackers
+          },
+          stepEnv: tracking ? step => tracking!.stepEnv(step) : undefined
         },
         emit,
         cancel
@@ -220,6 +241,21 @@ async function execute(
     return { id, status: 'skipped', attempts: 0, reason };
   });
   result.durationMs = Date.now() - started;
+  if (tracking) {
+    result.trackers = tracking.trackers;
+    // Everything recorded and the servers stopped before the run is reported as finished.
+    tracking.observe({
+      type: 'run-finished',
+      runId: plan.runId,
+      time: Date.now(),
+      status: result.status,
+      durationMs: result.durationMs,
+      error: result.error?.message
+    });
+    for (const problem of await tracking.close()) {
+      emit({ type: 'notice', message: problem });
+    }
+  }
   emit({
     type: 'run-finished',
     status: result.status,
@@ -227,6 +263,50 @@ async function execute(
     error: result.error?.message
   });
   return result;
+}
+
+/**
+ * Starts the run's embedded trackers where its steps reach them, and records the run from its
+ * first event on; undefined when the run is not tracked here (tracking off, or external trackers
+ * only). A tracker that cannot start is a notice: the run goes on without it.
+ */
+async function startTracking(
+  plan: RunPlan,
+  options: RunOptions,
+  executor: Executor,
+  log: EventLog
+): Promise<RunTracking | undefined> {
+  if (options.tracking === false) {
+    return undefined;
+  }
+  let tracking: RunTracking;
+  try {
+    tracking = await RunTracking.start(plan, {
+      tracker: options.tracker,
+      trackers: options.trackers,
+      store: options.store,
+      host: (await executor.trackerHost?.()) ?? '127.0.0.1',
+      executor: executor.kind
+    });
+  } catch (error) {
+    log.emit({
+      type: 'notice',
+      message: `the run is not tracked: its tracker did not start (${(error as Error).message ?? String(error)})`
+    });
+    return undefined;
+  }
+  if (tracking.trackers.length === 0) {
+    await tracking.close();
+    return undefined;
+  }
+  // What happened before the trackers started (image builds), then everything that follows,
+  // except the end, which is recorded before the run reports it.
+  log.history().forEach(event => tracking.observe(event));
+  log.on(event => {
+    if (event.type !== 'run-finished') tracking.observe(event);
+  });
+  tracking.started().forEach(event => log.emit(event));
+  return tracking;
 }
 
 async function chooseExecutor(

@@ -22,6 +22,8 @@ export interface SchedulerOptions {
   /** Delay before the first retry; it doubles for each further one. */
   retryDelayMs: number;
   environment: StepEnvironment;
+  /** Further variables for a step, asked for before each attempt (e.g. its MLflow run id). */
+  stepEnv?: (step: FlatStep) => Promise<Record<string, string>>;
 }
 
 /** How one step ended. */
@@ -171,12 +173,13 @@ async function runStep(
 
     let error: RunError | undefined;
     try {
+      const extra = await stepExtras(step, options, emit);
       const outcome = await executor.runStep({
         step,
         workflow,
         attempt,
         command,
-        env: stepEnvironment(options.environment, graph, step, workflow, attempt),
+        env: { ...stepEnvironment(options.environment, graph, step, workflow, attempt), ...extra },
         signal: stop.signal,
         log: (stream, line) => emit({ type: 'step-log', step: step.id, stream, line })
       });
@@ -229,6 +232,26 @@ async function runStep(
       exitCode: report.exitCode
     });
     return;
+  }
+}
+
+/** The step's further variables; a failure to get them is a notice, not a failed step. */
+async function stepExtras(
+  step: FlatStep,
+  options: SchedulerOptions,
+  emit: (event: EventInit) => void
+): Promise<Record<string, string>> {
+  if (!options.stepEnv) {
+    return {};
+  }
+  try {
+    return await options.stepEnv(step);
+  } catch (error) {
+    emit({
+      type: 'notice',
+      message: `${step.id} runs without its tracker run: ${(error as Error).message ?? String(error)}`
+    });
+    return {};
   }
 }
 

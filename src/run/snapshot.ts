@@ -44,7 +44,7 @@ export function snapshot(events: Iterable<RunEvent>): RunSnapshot {
       run.finishedAt = iso(event.time);
       continue;
     }
-    if (event.type === 'notice') {
+    if (event.type === 'notice' || event.type === 'tracker-started') {
       continue;
     }
     const step = (run.steps[event.step] ??= { status: 'pending' });

@@ -210,6 +210,7 @@ describe('docker executor', () => {
       .map(e => e.type);
     assert.deepEqual(types, [
       'run-started',
+      'tracker-started',
       'step-running',
       'step-retrying',
       'step-running',

@@ -4,7 +4,7 @@
  * objects. Containers are driven by the Docker executor directly through dockerode.
  */
 import Docker from 'dockerode';
-import { DaemonUnreachableError } from '../errors';
+import { DaemonUnreachableError, EngineError } from '../errors';
 
 /** Labels on every object scanflow creates (DESIGN.md, section 3). */
 export const LABEL = {
@@ -111,6 +111,20 @@ export class DockerClient {
 
   async createNetwork(name: string, labels: Record<string, string>): Promise<void> {
     await this.docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels });
+  }
+
+  /** The IPv4 gateway of a network (the host's address on it), from its IPAM configuration. */
+  async networkGateway(name: string): Promise<string> {
+    const info = (await this.docker.getNetwork(name).inspect()) as {
+      IPAM?: { Config?: Array<{ Gateway?: string }> };
+    };
+    const gateway = info.IPAM?.Config?.map(c => c.Gateway).find(
+      g => g !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(g)
+    );
+    if (!gateway) {
+      throw new EngineError(`network ${name} has no IPv4 gateway`);
+    }
+    return gateway;
   }
 
   async createVolume(name: string, labels: Record<string, string>): Promise<void> {

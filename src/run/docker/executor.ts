@@ -78,6 +78,14 @@ export class DockerExecutor implements Executor {
     ]);
   }
 
+  /**
+   * The gateway of the run's bridge network: the host's own address on that network, reachable
+   * from the run's containers and from no other network.
+   */
+  async trackerHost(): Promise<string> {
+    return this.client.networkGateway(this.network);
+  }
+
   async runStep(request: StepRequest): Promise<AttemptOutcome> {
     const { step } = request;
     const image = this.imageNames.get(step.id)!;

@@ -124,12 +124,13 @@ function baseBuild(step: FlatStep, baseDir: string): BuildInput {
 
 /**
  * The context's .dockerignore as a test of paths relative to the context (as `docker build`
- * reads it); the Dockerfile and .dockerignore themselves are always sent.
+ * reads it); the Dockerfile and .dockerignore themselves are always sent, the run data folder
+ * `.scanflow/` never.
  */
 export function ignoreRules(context: string, dockerfile: string): (path: string) => boolean {
   const file = join(context, '.dockerignore');
   if (!existsSync(file)) {
-    return () => false;
+    return runData;
   }
   const rules = dockerignore().add(
     readFileSync(file, 'utf8')
@@ -139,7 +140,12 @@ export function ignoreRules(context: string, dockerfile: string): (path: string)
   );
   // The context itself ('') is never ignored, whatever the rules say of the empty path.
   const kept = new Set(['', dockerfile, '.dockerignore']);
-  return path => !kept.has(path) && rules.ignores(path);
+  return path => runData(path) || (!kept.has(path) && rules.ignores(path));
+}
+
+/** The project's run data (the embedded tracker's store, `.scanflow/`) is never part of an image. */
+function runData(path: string): boolean {
+  return path === '.scanflow' || path.startsWith('.scanflow/');
 }
 
 /** A hash of everything that goes into a build: every file's path, mode and content. */

@@ -1,0 +1,215 @@
+/**
+ * The trackers of a run: unless the run has an external tracking server, the engine starts an
+ * embedded one (src/track's startTracker) for the run, backed by a store in the project
+ * (`<baseDir>/.scanflow/tracking.db` by default), plus one of their own for the workflows whose
+ * definition says `tracker: { scope: 'workflow' }`. Each step gets its own MLflow run
+ * (MLFLOW_RUN_ID) in the tracker it logs to, and the run's own metadata (definition, images,
+ * timings, exit codes, log tails) is recorded there with a RunRecorder.
+ *
+ * The servers listen where the run's steps reach them and nowhere else: the run network's gateway
+ * for Docker containers, 127.0.0.1 for local processes.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { defaultArtifactsDir, startTracker, type RunningTracker } from '../track/embedded';
+import { RunRecorder } from '../track/recorder';
+import type { FlatGraph, FlatStep, WorkflowSpec } from '../workflow';
+import type { EventInit, ExecutorKind, RunEvent } from './events';
+import type { RunPlan } from './executor';
+import { trackerFor, type StepEnvironment } from './step-env';
+
+/** The default store of a run's embedded tracker, relative to the run's base folder. */
+export const DEFAULT_STORE = join('.scanflow', 'tracking.db');
+
+/** One embedded tracker of a run, as the run reports it. */
+export interface EmbeddedTrackerInfo {
+  /** The workflow it serves: the root's name (the run's shared tracker) or a qualified id. */
+  workflow: string;
+  /** Where the steps reach it (also reachable from this machine). */
+  url: string;
+  /** The SQLite store and the artifacts folder (absolute paths). */
+  store: string;
+  artifacts: string;
+  /** The experiment the run is recorded in: pass it to loadRecordedRun / Tracker.runs. */
+  experiment: string;
+}
+
+interface Embedded {
+  info: EmbeddedTrackerInfo;
+  tracker: RunningTracker;
+  recorder: RunRecorder;
+}
+
+export interface RunTrackingOptions {
+  /** The run's external tracker (RunOptions.tracker). */
+  tracker?: string;
+  trackers?: Record<string, string>;
+  /** The shared store (default `<baseDir>/.scanflow/tracking.db`). */
+  store?: string;
+  /** Where the servers listen. */
+  host: string;
+  executor: ExecutorKind;
+}
+
+/** Qualified id -> spec of every workflow in the graph, the root included. */
+function workflowsOf(graph: FlatGraph): Map<string, WorkflowSpec> {
+  const workflows = new Map<string, WorkflowSpec>();
+  workflows.set(graph.root.name, graph.root);
+  for (const container of graph.containers) {
+    if (container.spec.kind === 'workflow') workflows.set(container.id, container.spec);
+  }
+  return workflows;
+}
+
+export class RunTracking {
+  private readonly embedded: Embedded[] = [];
+  private readonly byUrl = new Map<string, Embedded>();
+  private readonly byStep = new Map<string, Embedded>();
+  /** What the scheduler passes to steps: the run's trackers, embedded ones included. */
+  readonly environment: StepEnvironment;
+  private closed?: Promise<string[]>;
+
+  private constructor(environment: StepEnvironment) {
+    this.environment = environment;
+  }
+
+  /** The embedded trackers, as they were started. */
+  get trackers(): EmbeddedTrackerInfo[] {
+    return this.embedded.map(e => e.info);
+  }
+
+  /**
+   * Starts the run's embedded trackers (none when every step logs to an external server) and a
+   * recorder in each. On a failure, whatever was started is closed again and the error thrown.
+   */
+  static async start(plan: RunPlan, options: RunTrackingOptions): Promise<RunTracking> {
+    const { graph } = plan;
+    const sharedStore = resolve(plan.baseDir, options.store ?? DEFAULT_STORE);
+    const wanted: Array<{ workflow: string; store: string; experiment: string }> = [];
+    if (options.tracker === undefined && graph.root.tracker?.url === undefined) {
+      wanted.push({
+        workflow: graph.root.name,
+        store: sharedStore,
+        experiment: graph.root.tracker?.experiment ?? graph.root.name
+      });
+    }
+    for (const [id, spec] of workflowsOf(graph)) {
+      if (
+        spec !== graph.root &&
+        spec.tracker?.scope === 'workflow' &&
+        spec.tracker.url === undefined &&
+        options.trackers?.[id] === undefined
+      ) {
+        wanted.push({
+          workflow: id,
+          store: join(dirname(sharedStore), 'trackers', `${id}.db`),
+          experiment: spec.tracker.experiment ?? id
+        });
+      }
+    }
+    const trackers: Record<string, string> = { ...options.trackers };
+    const tracking = new RunTracking({
+      runId: plan.runId,
+      tracker: options.tracker,
+      trackers
+    });
+    try {
+      for (const want of wanted) {
+        const artifacts = defaultArtifactsDir(want.store);
+        const tracker = await startTracker({
+          host: options.host,
+          storePath: want.store,
+          artifactsDir: artifacts
+        });
+        const recorder = new RunRecorder(tracker.store, tracker.artifacts);
+        const embedded: Embedded = {
+          info: {
+            workflow: want.workflow,
+            url: tracker.url,
+            store: want.store,
+            artifacts,
+            experiment: want.experiment
+          },
+          tracker,
+          recorder
+        };
+        tracking.embedded.push(embedded);
+        tracking.byUrl.set(tracker.url, embedded);
+        if (want.workflow === graph.root.name) {
+          tracking.environment.tracker = tracker.url;
+        } else {
+          trackers[want.workflow] = tracker.url;
+        }
+      }
+      for (const step of graph.steps) {
+        const url = trackerFor(graph, step, tracking.environment).url;
+        const embedded = url === undefined ? undefined : tracking.byUrl.get(url);
+        if (embedded) tracking.byStep.set(step.id, embedded);
+      }
+      await Promise.all(
+        tracking.embedded.map(e =>
+          e.recorder.startRun({
+            runId: plan.runId,
+            workflow: e.info.experiment,
+            definition: plan.spec,
+            executor: options.executor
+          })
+        )
+      );
+    } catch (error) {
+      await tracking.close();
+      throw error;
+    }
+    return tracking;
+  }
+
+  /** Records one run event in the tracker of its step (run-wide events go to every tracker). */
+  observe(event: RunEvent): void {
+    if ('step' in event) {
+      this.byStep.get(event.step)?.recorder.observe(event);
+    } else {
+      this.embedded.forEach(e => e.recorder.observe(event));
+    }
+  }
+
+  /**
+   * Variables for one step that only the tracker knows: MLFLOW_RUN_ID, the step's own MLflow run,
+   * so that whatever the step logs lands next to its image, timings and exit code.
+   */
+  async stepEnv(step: FlatStep): Promise<Record<string, string>> {
+    const embedded = this.byStep.get(step.id);
+    if (!embedded) return {};
+    return { MLFLOW_RUN_ID: await embedded.recorder.stepRun(step.id) };
+  }
+
+  /**
+   * Waits until everything observed is written, then stops the servers and closes the stores.
+   * Resolves with the problems met on the way (a tracker hiccup does not fail the run).
+   */
+  close(): Promise<string[]> {
+    this.closed ??= (async () => {
+      const problems: string[] = [];
+      for (const { info, tracker, recorder } of this.embedded) {
+        try {
+          await recorder.idle();
+        } catch (error) {
+          problems.push(
+            `recording the run in ${info.store} failed: ${(error as Error).message ?? String(error)}`
+          );
+        }
+        await tracker.close();
+      }
+      return problems;
+    })();
+    return this.closed;
+  }
+
+  /** The run's tracker-started events: where each tracker listens and keeps its data. */
+  started(): EventInit[] {
+    return this.embedded.map(({ info }) => ({
+      type: 'tracker-started',
+      workflow: info.workflow,
+      url: info.url,
+      store: info.store
+    }));
+  }
+}
