@@ -67,7 +67,15 @@ export default workflow(
           "const fs=require('fs');const r=n=>JSON.parse(fs.readFileSync(I+'/'+n+'/model.json'));" +
             "const best=['linear','mean'].sort((x,y)=>r(x).mse-r(y).mse)[0];" +
             "fs.mkdirSync(O+'/best',{recursive:true});fs.writeFileSync(O+'/best/name.txt',best);" +
-            "console.log('best model:',best)"
+            "console.log('best model:',best);" +
+            // The best error goes to the step's own run in the tracker, through MLflow's REST API
+            // (what any MLflow client sends); the run starts a tracker unless --no-tracker.
+            'const u=process.env.MLFLOW_TRACKING_URI,id=process.env.MLFLOW_RUN_ID;' +
+            "if(u&&id)fetch(u+'/api/2.0/mlflow/runs/log-metric',{method:'POST'," +
+            "headers:{'content-type':'application/json'},body:JSON.stringify({run_id:id," +
+            "key:'best_mse',value:r(best).mse,timestamp:Date.now(),step:0})})" +
+            ".then(res=>{if(!res.ok)console.error('tracker said',res.status)}," +
+            "e=>console.error('no tracker:',e.message))"
         ),
         inputs: ['linear', 'mean'],
         outputs: ['best'],

@@ -3,7 +3,35 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { ArtifactStore, SqliteStore, defaultArtifactsDir, loadRecordedRun } from '../../src/track';
 import { leftovers, nodeStep, scanflow, testRunId, wf, writeDefinition } from './helpers';
+
+/** The hello example's tracking store (next to the workflow), as `scanflow run` leaves it. */
+const HELLO_STORE = join(__dirname, '..', '..', 'examples', 'hello', '.scanflow', 'tracking.db');
+
+/** The `pick` step of a recorded hello run: its image, exit code and the metric it logged. */
+async function recordedPick(runId: string) {
+  const store = new SqliteStore(HELLO_STORE);
+  try {
+    const run = await loadRecordedRun(
+      store,
+      new ArtifactStore(defaultArtifactsDir(HELLO_STORE)),
+      'hello',
+      runId
+    );
+    const pick = run.steps.find(s => s.step === 'hello.train.pick');
+    assert.ok(pick, 'the pick step is recorded');
+    const metrics = (await store.getRun(pick.mlflowRunId)).data.metrics;
+    return {
+      steps: run.steps.length,
+      image: pick.image,
+      exitCode: pick.exitCode,
+      bestMse: metrics.find(m => m.key === 'best_mse')?.value
+    };
+  } finally {
+    store.close();
+  }
+}
 
 const nothingLeft = { containers: [], networks: [], volumes: [] };
 
@@ -31,6 +59,15 @@ describe('scanflow run', () => {
     ]);
     assert.equal(onDocker.code, 0, onDocker.stderr);
     assert.match(onDocker.stdout, /^run .*: workflow hello, 5 steps, docker executor$/m);
+    // The run's tracker listens on the run network's gateway, and the data stays in the project.
+    assert.match(
+      onDocker.stdout,
+      /^tracker for hello: http:\/\/\d+\.\d+\.\d+\.\d+:\d+ \(store .*examples\/hello\/\.scanflow\/tracking\.db\)$/m
+    );
+    assert.match(
+      onDocker.stdout,
+      /scanflow tracker --store .*examples\/hello\/\.scanflow\/tracking\.db/
+    );
     assert.match(onDocker.stdout, /^ {2}done {3}hello\.train\.pick in \d+\.\d s$/m);
     assert.match(
       onDocker.stdout,
@@ -52,6 +89,10 @@ describe('scanflow run', () => {
     };
     assert.deepEqual(stepLines(onDocker.stdout), expected);
     assert.deepEqual(stepLines(onLocal.stdout), expected);
+    // Both runs are in the tracker, with the metric the pick step logged in its own MLflow run.
+    const tracked = { steps: 5, image: 'scanflow/node:20', exitCode: 0, bestMse: 0 };
+    assert.deepEqual(await recordedPick(dockerId), tracked);
+    assert.deepEqual(await recordedPick(localId), tracked);
     const outputs = join(workdir, 'scanflow-runs', localId, 'outputs');
     assert.equal(readFileSync(join(outputs, 'best', 'name.txt'), 'utf8'), 'linear');
     assert.equal(existsSync(join(workdir, 'scanflow-runs', localId, 'steps')), false);
