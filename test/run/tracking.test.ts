@@ -214,6 +214,46 @@ describe('embedded tracker of a run', () => {
     assert.equal(metrics.get('pytrk.fit')?.py_acc, 0.5);
   });
 
+  test('a cancelled run is recorded as killed and its tracker stopped', async () => {
+    const base = freshDir();
+    const spec = wf('stopped', [
+      nodeStep('slow', "console.log('waiting');setTimeout(()=>{},60000)"),
+      nodeStep('never', "console.log('never')")
+    ]);
+    const handle = run(spec, 'track-cancel', { executor: 'local', baseDir: base });
+    await new Promise<void>(resolve =>
+      handle.on(e => {
+        if (e.type === 'step-log' && e.line === 'waiting') resolve();
+      })
+    );
+    const result = await handle.cancel();
+    assert.equal(result.status, 'cancelled');
+    const [tracker] = result.trackers ?? [];
+    assert.ok(tracker);
+    assert.equal(listening(Number(new URL(tracker.url).port)), false);
+    const store = new SqliteStore(tracker.store);
+    try {
+      const recordedRun = await loadRecordedRun(
+        store,
+        new ArtifactStore(tracker.artifacts),
+        'stopped',
+        result.id
+      );
+      assert.equal(recordedRun.status, 'cancelled');
+      assert.equal((await store.getRun(recordedRun.mlflowRunId)).info.status, 'KILLED');
+      assert.deepEqual(
+        recordedRun.steps.map(s => [s.step, s.status]),
+        [
+          ['stopped.slow', 'cancelled'],
+          ['stopped.never', 'cancelled']
+        ]
+      );
+      assert.equal(step(recordedRun, 'stopped.slow').logTail, 'waiting\n');
+    } finally {
+      store.close();
+    }
+  });
+
   test('an external tracker, or tracking off, starts no embedded tracker', async () => {
     const base = freshDir();
     const spec = wf('plain', [

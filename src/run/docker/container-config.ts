@@ -61,7 +61,9 @@ export function containerOptions(request: ContainerRequest): Docker.ContainerCre
 /**
  * A tracker on this machine's loopback address is this machine's, not the container's: steps
  * reach it as host.docker.internal (the tracker must then listen on an address the Docker
- * network can reach, such as 0.0.0.0 or the bridge's gateway).
+ * network can reach, such as the bridge's gateway). The run's embedded trackers need none of
+ * this: they listen on the run network's gateway and are given to steps by that address; this is
+ * for an external `--tracker http://127.0.0.1:...`.
  */
 export function reachableFromContainers(env: Record<string, string>): Record<string, string> {
   const copy = { ...env };
