@@ -162,12 +162,14 @@ async function execute(
   };
   let reports = new Map<string, StepReport>();
   let tracking: RunTracking | undefined;
+  let trackingTried = false;
   try {
     await executor.prepare(plan, emit);
     if (cancel.aborted) {
       result.status = 'cancelled';
     } else {
       await executor.open();
+      trackingTried = true;
       tracking = await startTracking(plan, options, executor, log);
       reports = await schedule(
         plan.graph,
@@ -214,6 +216,12 @@ async function execute(
         error: result.error.message
       });
     }
+  }
+
+  // A run that ended before its steps (a failure while preparing, a cancel) is recorded too,
+  // straight into the stores: no step needs to reach a server any more.
+  if (!trackingTried) {
+    tracking = await startTracking(plan, options, executor, log, false);
   }
 
   const withOutputs = new Set(plan.graph.steps.filter(s => s.spec.outputs?.length).map(s => s.id));
@@ -274,7 +282,9 @@ async function startTracking(
   plan: RunPlan,
   options: RunOptions,
   executor: Executor,
-  log: EventLog
+  log: EventLog,
+  /** false: record into the stores only, with no server (no step will run). */
+  serve = true
 ): Promise<RunTracking | undefined> {
   if (options.tracking === false) {
     return undefined;
@@ -285,7 +295,7 @@ async function startTracking(
       tracker: options.tracker,
       trackers: options.trackers,
       store: options.store,
-      host: (await executor.trackerHost?.()) ?? '127.0.0.1',
+      host: serve ? ((await executor.trackerHost?.()) ?? '127.0.0.1') : undefined,
       executor: executor.kind
     });
   } catch (error) {

@@ -10,8 +10,11 @@
  * for Docker containers, 127.0.0.1 for local processes.
  */
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ArtifactStore } from '../track/artifacts';
 import { defaultArtifactsDir, startTracker, type RunningTracker } from '../track/embedded';
 import { RunRecorder } from '../track/recorder';
+import { SqliteStore } from '../track/sqlite-store';
 import type { FlatGraph, FlatStep, WorkflowSpec } from '../workflow';
 import type { EventInit, ExecutorKind, RunEvent } from './events';
 import type { RunPlan } from './executor';
@@ -24,8 +27,11 @@ export const DEFAULT_STORE = join('.scanflow', 'tracking.db');
 export interface EmbeddedTrackerInfo {
   /** The workflow it serves: the root's name (the run's shared tracker) or a qualified id. */
   workflow: string;
-  /** Where the steps reach it (also reachable from this machine). */
-  url: string;
+  /**
+   * Where the steps reached it (also reachable from this machine); undefined when the run ended
+   * before any step ran and it was only recorded, never served.
+   */
+  url?: string;
   /** The SQLite store and the artifacts folder (absolute paths). */
   store: string;
   artifacts: string;
@@ -33,9 +39,12 @@ export interface EmbeddedTrackerInfo {
   experiment: string;
 }
 
+/** A served tracker, or only its store (a run that ends before its steps). */
+type Opened = Pick<RunningTracker, 'url' | 'store' | 'artifacts' | 'close'>;
+
 interface Embedded {
   info: EmbeddedTrackerInfo;
-  tracker: RunningTracker;
+  tracker: Opened;
   recorder: RunRecorder;
 }
 
@@ -45,8 +54,8 @@ export interface RunTrackingOptions {
   trackers?: Record<string, string>;
   /** The shared store (default `<baseDir>/.scanflow/tracking.db`). */
   store?: string;
-  /** Where the servers listen. */
-  host: string;
+  /** Where the servers listen; undefined: record into the stores without serving them. */
+  host?: string;
   executor: ExecutorKind;
 }
 
@@ -115,16 +124,19 @@ export class RunTracking {
     try {
       for (const want of wanted) {
         const artifacts = defaultArtifactsDir(want.store);
-        const tracker = await startTracker({
-          host: options.host,
-          storePath: want.store,
-          artifactsDir: artifacts
-        });
+        const tracker =
+          options.host === undefined
+            ? openStore(want.store, artifacts)
+            : await startTracker({
+                host: options.host,
+                storePath: want.store,
+                artifactsDir: artifacts
+              });
         const recorder = new RunRecorder(tracker.store, tracker.artifacts);
         const embedded: Embedded = {
           info: {
             workflow: want.workflow,
-            url: tracker.url,
+            url: options.host === undefined ? undefined : tracker.url,
             store: want.store,
             artifacts,
             experiment: want.experiment
@@ -205,11 +217,25 @@ export class RunTracking {
 
   /** The run's tracker-started events: where each tracker listens and keeps its data. */
   started(): EventInit[] {
-    return this.embedded.map(({ info }) => ({
-      type: 'tracker-started',
-      workflow: info.workflow,
-      url: info.url,
-      store: info.store
-    }));
+    return this.embedded.flatMap(({ info }) =>
+      info.url === undefined
+        ? []
+        : [{ type: 'tracker-started', workflow: info.workflow, url: info.url, store: info.store }]
+    );
   }
+}
+
+/** A store opened for recording only: no server, so nothing listens. */
+function openStore(path: string, artifactsDir: string): Opened {
+  const store = new SqliteStore(path);
+  let closed = false;
+  return {
+    url: pathToFileURL(path).href,
+    store,
+    artifacts: new ArtifactStore(artifactsDir),
+    close: async () => {
+      if (!closed) store.close();
+      closed = true;
+    }
+  };
 }

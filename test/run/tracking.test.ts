@@ -254,6 +254,32 @@ describe('embedded tracker of a run', () => {
     }
   });
 
+  test('a run that fails before its steps (a missing image) is recorded, with no server', async () => {
+    const base = freshDir();
+    const spec = wf('unbuilt', [
+      nodeStep('ok', "console.log('fine')"),
+      nodeStep('ghost', "console.log('never')", { image: 'scanflow/no-such-image:never' })
+    ]);
+    const handle = run(spec, 'track-missing', { executor: 'docker', baseDir: base });
+    const result = await handle.done;
+    assert.equal(result.status, 'failed');
+    assert.equal(
+      handle.history().some(e => e.type === 'tracker-started'),
+      false
+    );
+    const [tracker] = result.trackers ?? [];
+    assert.equal(tracker?.url, undefined);
+    const { run: recordedRun } = await recorded(tracker.store, 'unbuilt', result.id);
+    assert.equal(recordedRun.status, 'failed');
+    assert.deepEqual(recordedRun.definition, spec);
+    assert.deepEqual(Object.fromEntries(recordedRun.steps.map(s => [s.step, s.status])), {
+      'unbuilt.ok': 'skipped',
+      'unbuilt.ghost': 'failed'
+    });
+    assert.equal(step(recordedRun, 'unbuilt.ghost').image, 'scanflow/no-such-image:never');
+    assert.deepEqual(await leftovers(result.id), { containers: [], networks: [], volumes: [] });
+  });
+
   test('an external tracker, or tracking off, starts no embedded tracker', async () => {
     const base = freshDir();
     const spec = wf('plain', [
