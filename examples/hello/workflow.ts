@@ -72,7 +72,8 @@ export default workflow(
             // (what any MLflow client sends); the run starts a tracker unless --no-tracker.
             'const u=process.env.MLFLOW_TRACKING_URI,id=process.env.MLFLOW_RUN_ID;' +
             "if(u&&id)fetch(u+'/api/2.0/mlflow/runs/log-metric',{method:'POST'," +
-            "headers:{'content-type':'application/json'},body:JSON.stringify({run_id:id," +
+            "headers:{'content-type':'application/json'," +
+            "authorization:'Bearer '+process.env.MLFLOW_TRACKING_TOKEN},body:JSON.stringify({run_id:id," +
             "key:'best_mse',value:r(best).mse,timestamp:Date.now(),step:0})})" +
             ".then(res=>{if(!res.ok)console.error('tracker said',res.status)}," +
             "e=>console.error('no tracker:',e.message))"

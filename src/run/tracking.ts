@@ -9,6 +9,7 @@
  * The servers listen where the run's steps reach them and nowhere else: the run network's gateway
  * for Docker containers, 127.0.0.1 for local processes.
  */
+import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ArtifactStore } from '../track/artifacts';
@@ -76,6 +77,12 @@ export class RunTracking {
   /** What the scheduler passes to steps: the run's trackers, embedded ones included. */
   readonly environment: StepEnvironment;
   private closed?: Promise<string[]>;
+  /**
+   * Every request to the run's trackers must carry it (`Authorization: Bearer`): the gateway
+   * address is reachable from this machine and other Docker networks too, not only the run's.
+   * Steps get it as MLFLOW_TRACKING_TOKEN, which MLflow clients send.
+   */
+  private readonly token = randomBytes(24).toString('hex');
 
   private constructor(environment: StepEnvironment) {
     this.environment = environment;
@@ -129,6 +136,7 @@ export class RunTracking {
             ? openStore(want.store, artifacts)
             : await startTracker({
                 host: options.host,
+                token: tracking.token,
                 storePath: want.store,
                 artifactsDir: artifacts
               });
@@ -185,12 +193,16 @@ export class RunTracking {
 
   /**
    * Variables for one step that only the tracker knows: MLFLOW_RUN_ID, the step's own MLflow run,
-   * so that whatever the step logs lands next to its image, timings and exit code.
+   * so that whatever the step logs lands next to its image, timings and exit code, and the
+   * tracker's token as MLFLOW_TRACKING_TOKEN.
    */
   async stepEnv(step: FlatStep): Promise<Record<string, string>> {
     const embedded = this.byStep.get(step.id);
     if (!embedded) return {};
-    return { MLFLOW_RUN_ID: await embedded.recorder.stepRun(step.id) };
+    return {
+      MLFLOW_RUN_ID: await embedded.recorder.stepRun(step.id),
+      MLFLOW_TRACKING_TOKEN: this.token
+    };
   }
 
   /**

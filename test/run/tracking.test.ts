@@ -40,12 +40,17 @@ function freshDir(): string {
   return dir;
 }
 
-/** A step that logs one metric to its own MLflow run, as an MLflow client does on the wire. */
+/**
+ * A step that logs one metric to its own MLflow run, as an MLflow client does on the wire (with
+ * MLFLOW_TRACKING_TOKEN as a bearer token), after checking that a request without it is refused.
+ */
 const logMetric = (key: string, value: number): string =>
   'const u=process.env.MLFLOW_TRACKING_URI,id=process.env.MLFLOW_RUN_ID;' +
   "console.log('tracker',u,'run',id);" +
-  "fetch(u+'/api/2.0/mlflow/runs/log-metric',{method:'POST',headers:{'content-type':'application/json'}," +
-  `body:JSON.stringify({run_id:id,key:'${key}',value:${value},timestamp:Date.now(),step:0})})` +
+  "fetch(u+'/api/2.0/mlflow/experiments/search?max_results=1').then(r=>{console.log('anonymous',r.status);" +
+  "return fetch(u+'/api/2.0/mlflow/runs/log-metric',{method:'POST',headers:{'content-type':'application/json'," +
+  "authorization:'Bearer '+process.env.MLFLOW_TRACKING_TOKEN}," +
+  `body:JSON.stringify({run_id:id,key:'${key}',value:${value},timestamp:Date.now(),step:0})})})` +
   `.then(r=>{console.log('logged ${key}',r.status);if(!r.ok)process.exit(1)},e=>{console.log('no tracker',e.cause??e);process.exit(2)})`;
 
 function definition(): WorkflowSpec {
@@ -130,7 +135,7 @@ async function checkRun(
   assert.equal(train.image, 'scanflow/node:20');
   assert.equal(train.status, 'succeeded');
   assert.equal(train.exitCode, 0);
-  assert.match(train.logTail ?? '', /logged acc 200/);
+  assert.match(train.logTail ?? '', /anonymous 401\nlogged acc 200/);
   assert.ok((train.durationSeconds ?? -1) >= 0);
   assert.deepEqual(main.metrics.get('trk.train'), {
     acc: 0.91,
