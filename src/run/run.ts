@@ -25,9 +25,10 @@ export interface RunOptions {
    */
   executor?: ExecutorKind | 'auto' | Executor;
   /**
-   * The run's tracking server, passed to steps as MLFLOW_TRACKING_URI and SCANFLOW_TRACKER_URI.
-   * A workflow with a tracker of its own (`tracker.url`, or an entry in `trackers`) overrides it
-   * for its steps.
+   * An external tracking server for the run, passed to steps as MLFLOW_TRACKING_URI and
+   * SCANFLOW_TRACKER_URI (without it, the run starts an embedded one: see `tracking`). A workflow
+   * with a tracker of its own (`tracker.url`, an entry in `trackers`, or `scope: 'workflow'`)
+   * overrides it for its steps.
    */
   tracker?: string;
   /** Tracking servers of single workflows, by qualified id, e.g. { 'hello.train': 'http://...' }. */
