@@ -115,9 +115,9 @@ export interface LabelingSample {
 }
 
 /**
- * `application/vnd.scanflow.labeling+json`: a labeling session. The widget writes
- * `<folder>/labels.json` through the Contents API (DESIGN.md section 4): `LabelFile` below; the
- * kernel watches that file.
+ * `application/vnd.scanflow.labeling+json`: a labeling session. The widget writes one file per
+ * label, `<folder>/labels/<name>.json`, through the Contents API (DESIGN.md section 4), and the
+ * kernel watches that folder; src/improve/README.md gives the file format.
  */
 export interface LabelingBundleData {
   version: 1;
@@ -126,15 +126,6 @@ export interface LabelingBundleData {
   folder: string;
   classes: string[];
   samples: LabelingSample[];
-}
-
-/** `<folder>/labels.json`, written by the labeling widget. */
-export interface LabelFile {
-  session: string;
-  /** Sample id -> class; `null` means skipped. */
-  labels: Record<string, string | null>;
-  updatedAt: string;
-  done: boolean;
 }
 
 /** True for a workflow definition (the builders' output or parsed JSON). */
@@ -205,7 +196,7 @@ export function driftBundle(data: Omit<DriftBundleData, 'version'>): MimeBundle 
 export function labelingBundle(data: Omit<LabelingBundleData, 'version'>): MimeBundle {
   const text =
     `labeling session ${data.session}: ${data.samples.length} samples, ` +
-    `classes ${data.classes.join(', ')}; labels go to ${data.folder}/labels.json`;
+    `classes ${data.classes.join(', ')}; labels go to ${data.folder}/labels/`;
   return { data: { [MIME.labeling]: { version: 1, ...data }, 'text/plain': text }, metadata: {} };
 }
 
