@@ -119,6 +119,7 @@ async function checkRun(
     ]
   );
   for (const tracker of result.trackers ?? []) {
+    assert.ok(tracker.url, `tracker for ${tracker.workflow} was served`);
     const url = new URL(tracker.url);
     expectedHost(url.hostname);
     assert.equal(listening(Number(url.port)), false, `${tracker.url} is closed after the run`);
@@ -234,7 +235,7 @@ describe('embedded tracker of a run', () => {
     const result = await handle.cancel();
     assert.equal(result.status, 'cancelled');
     const [tracker] = result.trackers ?? [];
-    assert.ok(tracker);
+    assert.ok(tracker?.url);
     assert.equal(listening(Number(new URL(tracker.url).port)), false);
     const store = new SqliteStore(tracker.store);
     try {
