@@ -306,7 +306,8 @@ async function startTracking(
     });
     return undefined;
   }
-  if (tracking.trackers.length === 0) {
+  tracking.notices.forEach(message => log.emit({ type: 'notice', message }));
+  if (tracking.isEmpty) {
     await tracking.close();
     return undefined;
   }

@@ -4,7 +4,9 @@
  * (`<baseDir>/.scanflow/tracking.db` by default), plus one of their own for the workflows whose
  * definition says `tracker: { scope: 'workflow' }`. Each step gets its own MLflow run
  * (MLFLOW_RUN_ID) in the tracker it logs to, and the run's own metadata (definition, images,
- * timings, exit codes, log tails) is recorded there with a RunRecorder.
+ * timings, exit codes, log tails) is recorded there with a RunRecorder. A run that logs to an
+ * external server (`--tracker URL`, a workflow's `tracker.url`) is recorded there too, through the
+ * REST client; a server that does not answer is a notice, and the run goes on.
  *
  * The servers listen where the run's steps reach them and nowhere else: the run network's gateway
  * for Docker containers, 127.0.0.1 for local processes.
@@ -13,9 +15,11 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ArtifactStore } from '../track/artifacts';
-import { defaultArtifactsDir, startTracker, type RunningTracker } from '../track/embedded';
-import { RunRecorder } from '../track/recorder';
+import { defaultArtifactsDir, startTracker } from '../track/embedded';
+import { RunRecorder, type RunArtifacts } from '../track/recorder';
+import { RestStore } from '../track/rest-store';
 import { SqliteStore } from '../track/sqlite-store';
+import type { TrackingStore } from '../track/store';
 import type { FlatGraph, FlatStep, WorkflowSpec } from '../workflow';
 import type { EventInit, ExecutorKind, RunEvent } from './events';
 import type { RunPlan } from './executor';
@@ -40,8 +44,13 @@ export interface EmbeddedTrackerInfo {
   experiment: string;
 }
 
-/** A served tracker, or only its store (a run that ends before its steps). */
-type Opened = Pick<RunningTracker, 'url' | 'store' | 'artifacts' | 'close'>;
+/** A served tracker, only its store (a run that ends before its steps), or an external server. */
+interface Opened {
+  url: string;
+  store: TrackingStore;
+  artifacts: RunArtifacts;
+  close(): Promise<void>;
+}
 
 interface Embedded {
   info: EmbeddedTrackerInfo;
@@ -70,8 +79,15 @@ function workflowsOf(graph: FlatGraph): Map<string, WorkflowSpec> {
   return workflows;
 }
 
+/** How long a request to an external tracker may take before recording gives up on it. */
+const EXTERNAL_TIMEOUT_MS = 10_000;
+
 export class RunTracking {
   private readonly embedded: Embedded[] = [];
+  /** Recorders into external servers (`--tracker URL`, a workflow's `tracker.url`). */
+  private readonly external: Embedded[] = [];
+  /** What went wrong while starting, without stopping the run (an unreachable external server). */
+  readonly notices: string[] = [];
   private readonly byUrl = new Map<string, Embedded>();
   private readonly byStep = new Map<string, Embedded>();
   /** What the scheduler passes to steps: the run's trackers, embedded ones included. */
@@ -91,6 +107,11 @@ export class RunTracking {
   /** The embedded trackers, as they were started. */
   get trackers(): EmbeddedTrackerInfo[] {
     return this.embedded.map(e => e.info);
+  }
+
+  /** True when the run is recorded nowhere (tracking found neither embedded nor external stores). */
+  get isEmpty(): boolean {
+    return this.embedded.length === 0 && this.external.length === 0;
   }
 
   /**
@@ -160,6 +181,7 @@ export class RunTracking {
           trackers[want.workflow] = tracker.url;
         }
       }
+      await tracking.startExternal(plan, options.executor);
       for (const step of graph.steps) {
         const url = trackerFor(graph, step, tracking.environment).url;
         const embedded = url === undefined ? undefined : tracking.byUrl.get(url);
@@ -182,12 +204,52 @@ export class RunTracking {
     return tracking;
   }
 
+  /**
+   * Scanflow's own metadata goes to external servers too: one recorder (over the REST client) per
+   * external URL that a step logs to. A server that does not answer is a notice, not a failure.
+   */
+  private async startExternal(plan: RunPlan, executor: ExecutorKind): Promise<void> {
+    const { graph } = plan;
+    const experiments = new Map<string, string>();
+    for (const step of graph.steps) {
+      const { url, experiment } = trackerFor(graph, step, this.environment);
+      if (url !== undefined && !this.byUrl.has(url) && !experiments.has(url)) {
+        experiments.set(url, experiment ?? graph.root.tracker?.experiment ?? graph.root.name);
+      }
+    }
+    for (const [url, experiment] of experiments) {
+      const client = new RestStore(url, { timeoutMs: EXTERNAL_TIMEOUT_MS });
+      const recorder = new RunRecorder(client, client);
+      try {
+        await recorder.startRun({
+          runId: plan.runId,
+          workflow: experiment,
+          definition: plan.spec,
+          executor
+        });
+      } catch (error) {
+        client.close();
+        this.notices.push(
+          `the run is not recorded in ${url}: ${(error as Error).message ?? String(error)}`
+        );
+        continue;
+      }
+      const entry: Embedded = {
+        info: { workflow: graph.root.name, url, store: url, artifacts: url, experiment },
+        tracker: { url, store: client, artifacts: client, close: async () => client.close() },
+        recorder
+      };
+      this.external.push(entry);
+      this.byUrl.set(url, entry);
+    }
+  }
+
   /** Records one run event in the tracker of its step (run-wide events go to every tracker). */
   observe(event: RunEvent): void {
     if ('step' in event) {
       this.byStep.get(event.step)?.recorder.observe(event);
     } else {
-      this.embedded.forEach(e => e.recorder.observe(event));
+      [...this.embedded, ...this.external].forEach(e => e.recorder.observe(event));
     }
   }
 
@@ -199,10 +261,11 @@ export class RunTracking {
   async stepEnv(step: FlatStep): Promise<Record<string, string>> {
     const embedded = this.byStep.get(step.id);
     if (!embedded) return {};
-    return {
-      MLFLOW_RUN_ID: await embedded.recorder.stepRun(step.id),
-      MLFLOW_TRACKING_TOKEN: this.token
-    };
+    const runId = await embedded.recorder.stepRun(step.id);
+    // An external server's token is the user's own (MLFLOW_TRACKING_TOKEN in their environment).
+    return this.external.includes(embedded)
+      ? { MLFLOW_RUN_ID: runId }
+      : { MLFLOW_RUN_ID: runId, MLFLOW_TRACKING_TOKEN: this.token };
   }
 
   /**
@@ -212,7 +275,7 @@ export class RunTracking {
   close(): Promise<string[]> {
     this.closed ??= (async () => {
       const problems: string[] = [];
-      for (const { info, tracker, recorder } of this.embedded) {
+      for (const { info, tracker, recorder } of [...this.embedded, ...this.external]) {
         try {
           await recorder.idle();
         } catch (error) {

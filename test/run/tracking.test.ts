@@ -14,6 +14,7 @@ import {
   SqliteStore,
   defaultArtifactsDir,
   loadRecordedRun,
+  startTracker,
   type RecordedRun
 } from '../../src/track';
 import type { WorkflowSpec } from '../../src/workflow';
@@ -295,14 +296,58 @@ describe('embedded tracker of a run', () => {
       .done;
     assert.equal(off.status, 'succeeded');
     assert.equal(off.trackers, undefined);
-    const external = await run(spec, 'track-external', {
+    const unreachable = run(spec, 'track-external', {
       executor: 'local',
       baseDir: base,
       tracker: 'http://127.0.0.1:5999'
-    }).done;
+    });
+    const external = await unreachable.done;
     assert.equal(external.status, 'succeeded');
     assert.equal(external.trackers, undefined);
     assert.equal(existsSync(join(base, '.scanflow')), false);
+    // Nothing answers there: the run goes on, and says it is not recorded.
+    assert.ok(
+      unreachable
+        .history()
+        .some(
+          e => e.type === 'notice' && /not recorded in http:\/\/127\.0\.0\.1:5999/.test(e.message)
+        )
+    );
+  });
+
+  test('an external tracker records the run too: definition, step runs, and what the steps log', async () => {
+    const server = await startTracker({ storePath: join(freshDir(), 'external.db') });
+    try {
+      const spec = wf('ext', [
+        nodeStep('train', logMetric('acc', 0.5)),
+        nodeStep('report', "console.log('done')")
+      ]);
+      const base = freshDir();
+      const result = await run(spec, 'track-ext', {
+        executor: 'local',
+        baseDir: base,
+        tracker: server.url
+      }).done;
+      assert.equal(result.status, 'succeeded');
+      assert.deepEqual(result.trackers ?? [], [], 'no embedded tracker was started');
+      assert.equal(existsSync(join(base, '.scanflow')), false);
+      const recordedRun = await loadRecordedRun(server.store, server.artifacts, 'ext', result.id);
+      assert.deepEqual(recordedRun.definition, spec);
+      assert.equal(recordedRun.status, 'succeeded');
+      assert.deepEqual(
+        recordedRun.steps.map(s => [s.step, s.status, s.exitCode]),
+        [
+          ['ext.train', 'succeeded', 0],
+          ['ext.report', 'succeeded', 0]
+        ]
+      );
+      const train = step(recordedRun, 'ext.train');
+      assert.match(train.logTail ?? '', /logged acc 200/);
+      const metrics = (await server.store.getRun(train.mlflowRunId)).data.metrics;
+      assert.equal(metrics.find(m => m.key === 'acc')?.value, 0.5);
+    } finally {
+      await server.close();
+    }
   });
 
   test('scanflow run prints where the tracker is and where the data stays', async () => {
