@@ -2,7 +2,8 @@
  * Inputs and outputs: a step may only read an output that a step it waits for (directly or
  * through others) writes; otherwise it would race with the writer, or read nothing.
  */
-import type { FlatGraph, Problem } from '../workflow';
+import type { FlatGraph } from './graph';
+import type { Problem } from './problems';
 
 export function dataFlowProblems(graph: FlatGraph): Problem[] {
   const byId = new Map(graph.steps.map(step => [step.id, step]));

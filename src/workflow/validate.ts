@@ -1,3 +1,4 @@
+import { dataFlowProblems } from './data-flow';
 import { buildGraph, findCycle, type FlatGraph } from './graph';
 import { DefinitionError, type Problem } from './problems';
 import { schemaProblems } from './schema';
@@ -27,6 +28,8 @@ export function validate(definition: unknown): Problem[] {
       message: `the dependencies form a cycle: ${cycle.join(' -> ')}`,
       fix: "remove one of these dependencies from an 'after' list"
     });
+  } else if (!hasDuplicates) {
+    problems.push(...dataFlowProblems(graph));
   }
   return problems;
 }

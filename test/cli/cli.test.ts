@@ -103,6 +103,10 @@ describe('exit codes and errors', () => {
     const dir = scratch({
       'bad.yaml':
         'name: bad\nsteps:\n  - name: a\n    after: [ghost]\n  - name: b c\n    image: x\n',
+      'race.yaml':
+        'name: race\nsteps:\n  - kind: parallel\n    name: p\n    steps:\n' +
+        '      - name: w\n        image: x\n        outputs: [model]\n' +
+        '      - name: r\n        image: x\n        inputs: [model]\n',
       'broken.json': '{ "name": "x", "steps": [ }',
       'empty.ts': 'export const unused = 1;\n',
       'notes.txt': 'hello'
@@ -114,6 +118,13 @@ describe('exit codes and errors', () => {
     assert.match(bad.stderr, /bad\.a \(after\): it depends on 'ghost', which does not exist/);
     assert.match(bad.stderr, /bad\.b c \(name\): "b c" is not a valid name\. Fix: .* e\.g\. 'b-c'/);
     assert.doesNotMatch(bad.stderr, /\n\s+at /);
+
+    const race = scanflow('validate', join(dir, 'race.yaml'));
+    assert.equal(race.status, 2);
+    assert.match(
+      race.stderr,
+      /race\.p\.r \(inputs\): it reads 'model', which race\.p\.w writes, but it does/
+    );
 
     const broken = scanflow('graph', join(dir, 'broken.json'));
     assert.equal(broken.status, 2);

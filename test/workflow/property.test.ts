@@ -117,6 +117,7 @@ describe('random definitions', () => {
           { ...step, name: 'y', after: ['x'] }
         ]
       }),
+    (_s, step) => (step.inputs = ['zz-nobody-writes-this']),
     spec => ((spec as unknown as Record<string, unknown>).steps = 'nope')
   ];
 

@@ -33,6 +33,29 @@ describe('validation', () => {
     assert.equal(spec.steps[0].kind, 'step');
   });
 
+  it('reports a step that reads an output nobody it waits for writes', () => {
+    const problems = messages({
+      name: 'flow',
+      steps: [
+        {
+          kind: 'parallel',
+          name: 'p',
+          steps: [
+            { name: 'write', ...node, outputs: ['x'] },
+            { name: 'read', ...node, inputs: ['x', 'y'] }
+          ]
+        },
+        { name: 'after-all', ...node, after: ['p'], inputs: ['x'] }
+      ]
+    });
+    assert.deepEqual(problems, [
+      "flow.p.read (inputs): it reads 'x', which flow.p.write writes, but it does not wait for " +
+        "flow.p.write. Fix: add 'flow.p.write' to its 'after', or move it after flow.p.write.",
+      "flow.p.read (inputs): it reads 'y', which no step writes. Fix: list 'y' in the 'outputs' " +
+        "of a step that runs before it, or remove it from 'inputs'."
+    ]);
+  });
+
   it('prints a cycle with the steps that form it', () => {
     const problem = only({
       name: 'loop',
