@@ -1,9 +1,10 @@
 /**
  * `npm run bench -- lab`: time to first render of 50-, 200- and 500-step nested workflow graphs in
  * Chromium (Debian's), with the real renderer (elkjs layout + SVG), and of a 300-sample labeling
- * grid with the real labeling widget. Target: 500 steps in under 1 s on 2 cores. Anchors: the same
- * graphs drawn as plain nested HTML boxes (no layout engine); the same 300 images as bare <img>s.
- * Each size is rendered once to warm up, then `runs` times; the median is reported.
+ * grid with the real labeling widget. Target: 500 steps on screen in under 1 s, cold (the first
+ * graph in a fresh page: users open a notebook once), on 2 cores. Anchors: the same graphs drawn
+ * as plain nested HTML boxes (no layout engine); the same 300 images as bare <img>s. Each figure is
+ * the median of `runs` fresh pages.
  */
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
@@ -83,43 +84,86 @@ export default async function lab(args: string[]): Promise<BenchResult> {
     const ours: Record<string, number> = {};
     const anchor: Record<string, number> = {};
     const ratio: Record<string, number> = {};
-    type Fn = 'renderGraph' | 'renderBoxes';
-    const fresh = async (): Promise<void> => {
+    const levers: Record<string, { firstMs: number; laidOutMs: number }> = {};
+    type Settings = { collapseAbove?: number; progressive?: boolean };
+    type Times = { firstMs: number; laidOutMs: number };
+    const call = <T>(name: string, ...args: unknown[]): Promise<T> =>
+      page.evaluate(
+        ([f, a]) =>
+          (globalThis as unknown as Record<string, (...x: unknown[]) => Promise<T>>)[f](...a),
+        [name, args] as const
+      );
+    /**
+     * A fresh page is a user opening JupyterLab: `activate` is the graph plugin's activation
+     * (it warms up elkjs in its worker) and the notebook's graph renders right after it, the
+     * worst case (in JupyterLab, opening a notebook and its kernel take seconds more).
+     */
+    const fresh = async (settings: Settings = {}, preload = true, idleMs = 0): Promise<void> => {
       await page.goto(`${ORIGIN}/`);
       await page.waitForFunction(() => 'renderGraph' in globalThis);
+      await call('configure', settings);
+      if (preload) await call('activate');
+      if (idleMs) await new Promise(resolve => setTimeout(resolve, idleMs));
     };
-    const render = (fn: Fn, spec: WorkflowSpec): Promise<number> =>
-      page.evaluate(
-        ([f, s]) =>
-          (globalThis as unknown as Record<string, (s: unknown) => Promise<number>>)[f](s),
-        [fn, spec] as const
-      );
+    const medianOf = (times: Times[]): Times => ({
+      firstMs: round(median(times.map(t => t.firstMs))),
+      laidOutMs: round(median(times.map(t => t.laidOutMs)))
+    });
+    // Cold: the first graph in a fresh page. Warm: in a page that has drawn two other graphs (the
+    // renderer reuses the layout of a graph it has already seen, so those have other shapes).
+    const graph = async (
+      spec: WorkflowSpec,
+      cold: boolean,
+      settings: Settings = {},
+      preload = true,
+      idleMs = 0
+    ): Promise<Times> => {
+      const times: Times[] = [];
+      for (let i = 0; i < runs; i++) {
+        await fresh(settings, preload, idleMs);
+        if (!cold) {
+          await call('renderGraph', nestedWorkflow(spec.steps.length * 10 + 3));
+          await call('renderGraph', nestedWorkflow(spec.steps.length * 10 + 7));
+        }
+        times.push(await call<Times>('renderGraph', spec));
+      }
+      return medianOf(times);
+    };
+    const boxes = async (spec: WorkflowSpec): Promise<number> => {
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        await fresh({}, false);
+        times.push(await call<number>('renderBoxes', spec));
+      }
+      return round(median(times));
+    };
     for (const n of [50, 200, 500]) {
       const spec = nestedWorkflow(n);
-      // Cold: the first graph in a fresh page (elkjs compiles its code on first use).
-      // Warm: in a page that has drawn two other graphs (the renderer reuses the layout of a graph
-      // it has already seen, so the warm-up graphs have other shapes).
-      const measure = async (fn: Fn, cold: boolean): Promise<number> => {
-        const times: number[] = [];
-        for (let i = 0; i < runs; i++) {
-          await fresh();
-          if (!cold) {
-            // Two other graphs first, as in a session that has shown some already.
-            await render(fn, nestedWorkflow(n + 3));
-            await render(fn, nestedWorkflow(n + 7));
-          }
-          times.push(await render(fn, spec));
-        }
-        return round(median(times));
-      };
-      ours[`graph${n}WarmMs`] = await measure('renderGraph', false);
-      ours[`graph${n}ColdMs`] = await measure('renderGraph', true);
-      anchor[`boxes${n}Ms`] = await measure('renderBoxes', true);
-      ratio[`steps${n}`] = round(ours[`graph${n}WarmMs`] / Math.max(0.1, anchor[`boxes${n}Ms`]));
+      const cold = await graph(spec, true);
+      const warm = await graph(spec, false);
+      ours[`graph${n}ColdMs`] = cold.firstMs;
+      ours[`graph${n}ColdLaidOutMs`] = cold.laidOutMs;
+      ours[`graph${n}WarmMs`] = warm.firstMs;
+      ours[`graph${n}WarmLaidOutMs`] = warm.laidOutMs;
+      anchor[`boxes${n}Ms`] = await boxes(spec);
+      ratio[`steps${n}`] = round(ours[`graph${n}ColdMs`] / Math.max(0.1, anchor[`boxes${n}Ms`]));
       console.log(
-        `${n} steps: graph ${ours[`graph${n}WarmMs`]} ms warm, ${ours[`graph${n}ColdMs`]} ms cold; ` +
-          `plain boxes ${anchor[`boxes${n}Ms`]} ms`
+        `${n} steps: first on screen ${cold.firstMs} ms cold (elkjs layout ${cold.laidOutMs} ms), ` +
+          `${warm.firstMs} ms warm (${warm.laidOutMs} ms); plain boxes ${anchor[`boxes${n}Ms`]} ms`
       );
+    }
+    // Each lever on the cold 500-step graph, from elkjs alone (what shipped before) to all of them.
+    const big = nestedWorkflow(500);
+    const plain = { collapseAbove: 0, progressive: false };
+    levers.elkOnly = await graph(big, true, plain, false);
+    levers.preload = await graph(big, true, plain, true);
+    // As in JupyterLab, where a notebook opens seconds after the plugins activate.
+    levers.preloadThen3sIdle = await graph(big, true, plain, true, 3000);
+    levers.preloadCollapsed = await graph(big, true, { ...plain, collapseAbove: 200 }, true);
+    levers.preloadProgressiveExpanded = await graph(big, true, { collapseAbove: 0 }, true);
+    levers.all = await graph(big, true, {}, true);
+    for (const [name, t] of Object.entries(levers)) {
+      console.log(`500 steps cold, ${name}: first ${t.firstMs} ms, elkjs layout ${t.laidOutMs} ms`);
     }
     // A 300-sample labeling grid of 28x28 digit-like images.
     const image = greyImageDataUrl({
@@ -130,7 +174,7 @@ export default async function lab(args: string[]): Promise<BenchResult> {
     const grid = async (fn: 'renderLabeling' | 'renderImages'): Promise<number> => {
       const times: number[] = [];
       for (let i = 0; i < runs; i++) {
-        await fresh();
+        await fresh({}, false);
         times.push(
           await page.evaluate(
             ([f, img]) =>
@@ -154,11 +198,17 @@ export default async function lab(args: string[]): Promise<BenchResult> {
       anchor,
       ours,
       ratio,
-      target: { graph500WarmMs: 1000, met: ours.graph500WarmMs < 1000 },
+      target: { graph500ColdMs: 1000, met: ours.graph500ColdMs < 1000 },
+      levers,
       runs,
       browser: `chromium ${browser.version()}`,
       layoutInWorker: workers.length > 0,
-      note: 'median time to first render (layout, DOM, style, reflow, next frame); ratio = ours (warm) / anchor'
+      note:
+        'median ms until the graph is on screen (layout, DOM, style, reflow, next frame) in a fresh ' +
+        'page right after the plugin activation (cold) or after two other graphs (warm); LaidOut: ' +
+        "until elkjs's layout replaced the quick stage layout; default settings (sub-workflows of " +
+        'graphs over 200 steps start collapsed); levers: the cold 500-step graph with one lever ' +
+        'after another; ratio = ours (cold) / anchor'
     };
   } finally {
     await browser.close();

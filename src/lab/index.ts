@@ -6,6 +6,7 @@ import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/applica
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { preloadLayout } from './graph-layout';
 import { labelingServices } from './labeling-renderer';
 import { trackerServices } from './tracker-renderer';
 import { graphSettings, WorkflowRenderer } from './workflow-renderer';
@@ -47,6 +48,16 @@ const commands: JupyterFrontEndPlugin<void> = {
     for (const command of Object.values(COMMANDS)) {
       palette?.addItem({ command, category: CATEGORY });
     }
+  }
+};
+
+const graphLayout: JupyterFrontEndPlugin<void> = {
+  id: 'scanflow:graph-layout',
+  description: 'Starts the graph layout engine (elkjs in a Web Worker) and warms it up at startup.',
+  autoStart: true,
+  activate: () => {
+    // Users open a notebook once: its graphs should not pay for compiling elkjs.
+    void preloadLayout();
   }
 };
 
@@ -117,4 +128,4 @@ const charts: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [commands, settings, labeling, charts];
+export default [commands, graphLayout, settings, labeling, charts];

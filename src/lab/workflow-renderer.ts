@@ -1,20 +1,20 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
-import type { ElkNode } from 'elkjs/lib/elk-api';
 import type { NodeSpec } from '../workflow/types';
 import {
   readWorkflowData,
   type WorkflowBundleData,
   type WorkflowViewMetadata
 } from '../notebook/bundles';
+import { stageLayouter } from '../notebook/stage-layout';
 import {
   drawWorkflow,
   GRAPH_CSS,
   svgString,
   type Drawing,
-  type Layouter,
   type SvgElement
 } from '../notebook/workflow-drawing';
+import { elkLayouter } from './graph-layout';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -23,59 +23,14 @@ export const graphSettings = {
   /** The tallest a graph output grows before it needs panning, in pixels. */
   maxHeight: 560,
   /** Graphs with more steps than this start with their sub-workflows collapsed (0: never). */
-  collapseAbove: 0
+  collapseAbove: 200,
+  /**
+   * Draw a quick stage layout first when elkjs takes longer than `quickAfterMs`, then elkjs's.
+   * Always on in JupyterLab; the benchmark turns it off to measure elkjs alone.
+   */
+  progressive: true,
+  quickAfterMs: 50
 };
-
-/**
- * elkjs is loaded on first use only, and lays out each distinct graph once. In a browser it runs
- * in a Web Worker, so that JupyterLab stays responsive while a big graph is laid out; where no
- * worker can start, it runs on the main thread.
- */
-let elk: Promise<Layouter> | undefined;
-function layouter(): Promise<Layouter> {
-  elk ??= createEngine().then(engine => {
-    let lastKey = '';
-    let last: ElkNode | undefined;
-    return {
-      // Status updates of a running workflow redraw the same graph: reuse its layout.
-      async layout(graph: ElkNode): Promise<ElkNode> {
-        const key = JSON.stringify(graph);
-        if (key !== lastKey || !last) {
-          last = await engine.layout(graph);
-          lastKey = key;
-        }
-        return structuredClone(last);
-      }
-    };
-  });
-  return elk;
-}
-
-const PROBE: ElkNode = { id: 'probe', children: [{ id: 'a', width: 10, height: 10 }], edges: [] };
-
-async function createEngine(): Promise<Layouter> {
-  if (typeof Worker !== 'undefined') {
-    let worker: Worker | undefined;
-    try {
-      const { default: ELK } = await import('elkjs/lib/elk-api.js');
-      const engine = new ELK({
-        workerFactory: () =>
-          (worker = new Worker(new URL('elkjs/lib/elk-worker.min.js', import.meta.url)))
-      });
-      // A worker that cannot load never answers: give it a while, then use the main thread.
-      await Promise.race([
-        engine.layout(PROBE),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('no answer')), 15_000))
-      ]);
-      return engine;
-    } catch (error) {
-      worker?.terminate();
-      console.warn('scanflow: graph layout runs on the main thread', error);
-    }
-  }
-  const { default: ELK } = await import('elkjs/lib/elk.bundled.js');
-  return new ELK();
-}
 
 let renderers = 0;
 
@@ -95,6 +50,11 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
   private collapsed = new Set<string>();
   private view = { x: 0, y: 0, k: 1 };
   private fitted = false;
+  /** The user panned or zoomed: a later layout keeps the view. */
+  private moved = false;
+  /** Counts draws, so that a layout that finishes after a newer draw is dropped. */
+  private generation = 0;
+  private laidOut: Promise<void> = Promise.resolve();
   private readonly prefix = `sf${++renderers}`;
   private readonly toolbar: HTMLElement;
   private readonly summary: HTMLElement;
@@ -175,37 +135,77 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
     await this.draw();
   }
 
+  /**
+   * Draws the current data. Resolves once a drawing is on screen: elkjs's layout, or, when elkjs
+   * takes longer than `quickAfterMs` (its first layout in a page compiles code for seconds), a
+   * quick stage layout that elkjs's replaces when it is ready (`whenLaidOut`).
+   */
   private async draw(): Promise<void> {
     const data = this.data;
+    const generation = ++this.generation;
     if (!data) {
       this.drawing = undefined;
+      this.laidOut = Promise.resolve();
       this.summary.textContent = '';
       this.canvas.replaceChildren(
         element('div', 'jp-ScanflowWorkflow-message', 'No workflow to show.')
       );
       return;
     }
-    const drawing = await drawWorkflow(data, await layouter(), {
-      collapsed: this.collapsed,
-      idPrefix: this.prefix
-    });
-    if (data !== this.data) return; // a newer model arrived while this one was laid out
+    const options = { collapsed: new Set(this.collapsed), idPrefix: this.prefix };
+    const final = elkLayouter().then(elk => drawWorkflow(data, elk, options));
+    const current = (): boolean => generation === this.generation;
+    this.laidOut = final.then(
+      drawing => {
+        if (current()) this.present(drawing, data, 'elk');
+      },
+      error => {
+        if (current()) this.showError(error);
+      }
+    );
+    if (graphSettings.progressive) {
+      const first = await Promise.race([
+        final.catch(() => undefined),
+        new Promise<undefined>(resolve => setTimeout(resolve, graphSettings.quickAfterMs))
+      ]);
+      if (!first && current()) {
+        this.present(await drawWorkflow(data, stageLayouter, options), data, 'stage');
+        return;
+      }
+    }
+    await this.laidOut;
+  }
+
+  /** Resolves when the current graph is drawn with elkjs's layout. */
+  whenLaidOut(): Promise<void> {
+    return this.laidOut;
+  }
+
+  private present(drawing: Drawing, data: WorkflowBundleData, layout: 'stage' | 'elk'): void {
     this.drawing = drawing;
-    this.summary.textContent = summarize(data, drawing);
+    this.summary.textContent =
+      summarize(data, drawing) + (layout === 'stage' ? ' · arranging the graph…' : '');
     const svg = toDom(drawing.svg) as SVGSVGElement;
     svg.removeAttribute('viewBox');
     svg.setAttribute('width', '100%');
+    svg.dataset.layout = layout;
     svg.prepend(toDom({ tag: 'style', attrs: {}, children: [], text: GRAPH_CSS }));
     this.svg = svg;
     this.viewport = svg.querySelector('.sf-viewport') as SVGGElement;
     this.canvas.replaceChildren(svg);
-    if (!this.fitted) {
+    // Fit the first drawing, and elkjs's after a stage layout unless the user moved the view.
+    if (!this.fitted || (layout === 'elk' && !this.moved)) {
       this.fitted = true;
       const available = this.canvas.clientWidth;
       const k = available > 0 ? Math.min(1, available / Math.max(1, drawing.width)) : 1;
       this.view = { x: 0, y: 0, k: Math.max(0.2, k) };
     }
     this.applyView();
+  }
+
+  private showError(error: unknown): void {
+    console.error('scanflow: the graph could not be laid out', error);
+    this.summary.textContent = `The graph could not be laid out: ${String(error)}`;
   }
 
   private applyView(): void {
@@ -227,11 +227,13 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
       2
     );
     this.view = { x: 0, y: 0, k: Math.max(0.05, k) };
+    this.moved = true;
     this.applyView();
   }
 
   private zoom(factor: number, cx = 0, cy = 0): void {
     const { x, y, k } = this.view;
+    this.moved = true;
     const next = Math.min(4, Math.max(0.05, k * factor));
     // Keep the point under (cx, cy) in place.
     this.view = { k: next, x: cx - ((cx - x) * next) / k, y: cy - ((cy - y) * next) / k };
@@ -252,6 +254,7 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
     if (event.button !== 0 || (event.target as Element | null)?.closest?.('.sf-toggle')) return;
     const start = { x: event.clientX, y: event.clientY, vx: this.view.x, vy: this.view.y };
     const move = (e: PointerEvent): void => {
+      this.moved = true;
       this.view = {
         ...this.view,
         x: start.vx + e.clientX - start.x,

@@ -135,6 +135,7 @@ describe('the workflow graph renderer', () => {
   });
 
   it('starts big graphs collapsed when the setting asks, unless the output says otherwise', async () => {
+    const before = graphSettings.collapseAbove;
     graphSettings.collapseAbove = 4;
     try {
       const r = renderer();
@@ -144,7 +145,54 @@ describe('the workflow graph renderer', () => {
       await kept.renderModel(model(data(), { [MIME.workflow]: { collapsed: [] } }));
       assert.equal(count(kept, 'g.sf-collapsed'), 0);
     } finally {
-      graphSettings.collapseAbove = 0;
+      graphSettings.collapseAbove = before;
+    }
+  });
+
+  it('by default draws the sub-workflows of a graph over 200 steps collapsed', async () => {
+    const parts = Array.from({ length: 21 }, (_, g) =>
+      workflow(
+        `part-${g}`,
+        Array.from({ length: 10 }, (_, i) => step(`s${i}`, { image: 'x' }))
+      )
+    );
+    const r = renderer();
+    await r.renderModel(model(workflowBundle(workflow('big', parts)).data[MIME.workflow]));
+    await r.whenLaidOut();
+    assert.equal(count(r, 'g.sf-collapsed'), 21);
+    assert.equal(count(r, 'g.sf-step'), 0);
+    assert.match(r.node.textContent ?? '', /21 collapsed/);
+    // Expanding one keeps the choice in the output's metadata.
+    await r.toggle('big.part-3');
+    assert.equal(count(r, 'g.sf-step'), 10);
+    assert.equal(
+      (saved.metadata?.[MIME.workflow] as { collapsed: string[] }).collapsed.includes('big.part-3'),
+      false
+    );
+  });
+
+  it("draws a quick stage layout while elkjs is busy, then elkjs's layout", async () => {
+    const before = graphSettings.quickAfterMs;
+    graphSettings.quickAfterMs = 0;
+    try {
+      // A graph elkjs has not laid out yet (it keeps the last layout for status updates).
+      const fresh = workflow('fresh', [...hello.steps, step('extra', { image: 'e' })]);
+      const r = renderer();
+      await r.renderModel(model(workflowBundle(fresh).data[MIME.workflow]));
+      const svg = (): SVGSVGElement | null => r.node.querySelector('svg');
+      const summary = (): string =>
+        r.node.querySelector('.jp-ScanflowWorkflow-summary')?.textContent ?? '';
+      assert.equal(svg()?.dataset.layout, 'stage');
+      assert.match(summary(), /arranging the graph/);
+      assert.equal(count(r, 'g.sf-step'), 6);
+      assert.equal(count(r, 'path.sf-edge'), 4);
+      await r.whenLaidOut();
+      assert.equal(svg()?.dataset.layout, 'elk');
+      assert.doesNotMatch(summary(), /arranging/);
+      assert.equal(count(r, 'g.sf-step'), 6);
+      assert.equal(count(r, 'path.sf-edge'), 4);
+    } finally {
+      graphSettings.quickAfterMs = before;
     }
   });
 
