@@ -99,3 +99,14 @@ export class DependencyFailedError extends RunError {}
 export class EngineError extends RunError {
   override readonly retryable = true;
 }
+
+/** Removing what the run created failed; some of it may be left. */
+export class CleanupError extends RunError {
+  constructor(runId: string, detail: string) {
+    super(
+      `cleaning up failed: ${detail}`,
+      undefined,
+      `\`scanflow clean --run ${runId}\` removes what is left`
+    );
+  }
+}

@@ -11,11 +11,12 @@ import { availableParallelism } from 'node:os';
 import { DefinitionError, flatten, type WorkflowSpec } from '../workflow';
 import { dataFlowProblems } from './data-flow';
 import { DockerExecutor, type DockerExecutorOptions } from './docker/executor';
-import { EngineError, RunError } from './errors';
+import { CleanupError, EngineError, RunError } from './errors';
 import { EventLog, type ExecutorKind, type RunEvent, type WorkflowRunStatus } from './events';
 import type { Executor, RunPlan } from './executor';
 import { LocalExecutor, type LocalExecutorOptions } from './local-executor';
 import { schedule, type StepReport } from './scheduler';
+import { cancelOnSignals } from './signals';
 import { RunTracking, type EmbeddedTrackerInfo } from './tracking';
 
 export interface RunOptions {
@@ -57,8 +58,8 @@ export interface RunOptions {
   /** Keep the outputs (volume or folder); by default when a step that declares outputs succeeded. */
   keepOutputs?: boolean;
   /**
-   * Cancel the run on SIGINT/SIGTERM (Ctrl-C); default true, except in a tslab kernel, where
-   * such a listener would make the stop button kill the kernel (use run.cancel() there).
+   * Cancel the run on SIGINT/SIGTERM (Ctrl-C), and in a tslab kernel on an interrupt (the
+   * notebook's stop button), which also prints what became of the run; default true.
    */
   handleSignals?: boolean;
   docker?: DockerExecutorOptions;
@@ -111,15 +112,11 @@ export function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): Workf
   // Every running step listens for the cancel; more than ten at once is not a leak.
   setMaxListeners(0, cancel.signal);
 
-  const onSignal = (): void => cancel.abort();
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
-  if (options.handleSignals ?? !insideTslabKernel()) {
-    signals.forEach(signal => process.on(signal, onSignal));
-  }
   const plan: RunPlan = { runId: id, spec, graph, baseDir: options.baseDir ?? process.cwd() };
-  const done = execute(plan, options, log, cancel.signal).finally(() =>
-    signals.forEach(signal => process.off(signal, onSignal))
-  );
+  const done = execute(plan, options, log, cancel.signal);
+  if (options.handleSignals ?? true) {
+    cancelOnSignals({ id, cancel: () => cancel.abort(), done });
+  }
 
   return {
     id,
@@ -232,7 +229,7 @@ async function execute(
   try {
     await executor.close(keepOutputs);
   } catch (error) {
-    result.error ??= new EngineError(`cleaning up failed: ${(error as Error).message}`);
+    result.error ??= new CleanupError(plan.runId, (error as Error).message ?? String(error));
   }
   result.outputs = keepOutputs ? executor.outputs : undefined;
   result.steps = steps.map(id => {
@@ -344,15 +341,6 @@ async function chooseExecutor(
     }
   }
   return docker;
-}
-
-/**
- * Whether this process is a tslab kernel. tslab catches SIGINT (the notebook's stop button) on its
- * own, and a JavaScript SIGINT listener added there makes the next interrupt kill the kernel (its
- * runs' containers would be left behind), so runs in a notebook are stopped with run.cancel().
- */
-function insideTslabKernel(): boolean {
-  return /tslab/.test(process.argv[1] ?? '') && process.argv.includes('kernel');
 }
 
 /** A run id: the UTC date and time and four random hex digits, e.g. 20261129-140512-a1b2. */
