@@ -15,6 +15,7 @@ import {
   type SvgElement
 } from '../notebook/workflow-drawing';
 import { elkLayouter } from './graph-layout';
+import { NodeTooltip, nodeDetails } from './node-tooltip';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -36,9 +37,9 @@ let renderers = 0;
 
 /**
  * Draws `application/vnd.scanflow.workflow+json` outputs: nested workflows as boxes in boxes,
- * parallel groups side by side, step statuses as colours, native tooltips. Sub-workflows collapse
- * with their toggle; the collapsed ids are kept in the output's metadata. Drag to pan, Ctrl+wheel
- * or the buttons to zoom. Every name is set as text, never as HTML.
+ * parallel groups side by side, step statuses as colours, a tooltip with each node's details.
+ * Sub-workflows collapse with their toggle; the collapsed ids are kept in the output's metadata.
+ * Drag to pan, Ctrl+wheel or the buttons to zoom. Every name is set as text, never as HTML.
  */
 export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
   /** The graph the user touched last (or, failing that, drew last): the commands act on it. */
@@ -59,6 +60,7 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
   private readonly toolbar: HTMLElement;
   private readonly summary: HTMLElement;
   private readonly canvas: HTMLElement;
+  private readonly tooltip: NodeTooltip;
   private viewport?: SVGGElement;
   private svg?: SVGSVGElement;
 
@@ -75,8 +77,11 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
       button('Export SVG', 'Download the graph as an SVG file', () => this.exportSvg())
     );
     this.canvas = element('div', 'jp-ScanflowWorkflow-canvas');
-    this.node.append(this.toolbar, this.canvas);
+    this.tooltip = new NodeTooltip(options);
+    this.node.append(this.toolbar, this.canvas, this.tooltip.node);
     this.canvas.addEventListener('click', this.onClick);
+    this.canvas.addEventListener('pointerover', this.onPointerOver);
+    this.canvas.addEventListener('pointerout', this.onPointerOut);
     this.canvas.addEventListener('pointerdown', this.onPointerDown);
     this.canvas.addEventListener('wheel', this.onWheel, { passive: false });
     this.node.addEventListener('pointerdown', () => (WorkflowRenderer.current = this), true);
@@ -189,6 +194,9 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
     svg.removeAttribute('viewBox');
     svg.setAttribute('width', '100%');
     svg.dataset.layout = layout;
+    // Our tooltip replaces the browser's (the <title>s stay in exported SVG files).
+    svg.querySelectorAll('title').forEach(title => title.remove());
+    this.tooltip.hide();
     svg.prepend(toDom({ tag: 'style', attrs: {}, children: [], text: GRAPH_CSS }));
     this.svg = svg;
     this.viewport = svg.querySelector('.sf-viewport') as SVGGElement;
@@ -250,6 +258,25 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
     }
   };
 
+  /** Shows the details of the node under the pointer. */
+  showTooltip(id: string, clientX: number, clientY: number): void {
+    const details = this.data && nodeDetails(this.data, id);
+    if (!details) return;
+    const box = this.node.getBoundingClientRect();
+    this.tooltip.show(details, clientX - box.left + 12, clientY - box.top + 12);
+  }
+
+  private readonly onPointerOver = (event: PointerEvent): void => {
+    const id = (event.target as Element | null)?.closest?.('.sf-node')?.getAttribute('data-id');
+    if (id) this.showTooltip(id, event.clientX, event.clientY);
+  };
+
+  private readonly onPointerOut = (event: PointerEvent): void => {
+    const from = (event.target as Element | null)?.closest?.('.sf-node');
+    const to = (event.relatedTarget as Element | null)?.closest?.('.sf-node');
+    if (from && from !== to) this.tooltip.hideSoon();
+  };
+
   private readonly onPointerDown = (event: PointerEvent): void => {
     if (event.button !== 0 || (event.target as Element | null)?.closest?.('.sf-toggle')) return;
     const start = { x: event.clientX, y: event.clientY, vx: this.view.x, vy: this.view.y };
@@ -284,6 +311,9 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
     this.canvas.removeEventListener('click', this.onClick);
     this.canvas.removeEventListener('pointerdown', this.onPointerDown);
     this.canvas.removeEventListener('wheel', this.onWheel);
+    this.canvas.removeEventListener('pointerover', this.onPointerOver);
+    this.canvas.removeEventListener('pointerout', this.onPointerOut);
+    this.tooltip.hide();
     super.dispose();
   }
 }

@@ -48,6 +48,25 @@ async function until(condition: () => boolean): Promise<void> {
   }
 }
 
+/** Moves the pointer over a node; returns the tooltip. */
+function hover(r: WorkflowRenderer, id: string): HTMLElement | null {
+  const target = [...r.node.querySelectorAll('g.sf-node')]
+    .find(g => g.getAttribute('data-id') === id)
+    ?.querySelector('rect');
+  assert.ok(target, `no node ${id}`);
+  target.dispatchEvent(
+    new window.MouseEvent('pointerover', { bubbles: true, clientX: 5, clientY: 5 })
+  );
+  return r.node.querySelector<HTMLElement>('.jp-ScanflowWorkflow-tooltip');
+}
+
+/** The tooltip's facts, term -> value. */
+function facts(tip: HTMLElement | null): Record<string, string> {
+  const terms = [...(tip?.querySelectorAll('dt') ?? [])].map(dt => dt.textContent ?? '');
+  const values = [...(tip?.querySelectorAll('dd') ?? [])].map(dd => dd.textContent ?? '');
+  return Object.fromEntries(terms.map((term, i) => [term, values[i]]));
+}
+
 const count = (r: WorkflowRenderer, selector: string): number =>
   r.node.querySelectorAll(selector).length;
 const data = (status?: Record<string, StepState>): unknown =>
@@ -230,9 +249,13 @@ describe('the workflow graph renderer', () => {
         .querySelector('g[data-id="hello.train.models.linear"]')
         ?.classList.contains('sf-status-failed')
     );
-    const tip = r.node.querySelector('g[data-id="hello.train.models.linear"] > title')?.textContent;
-    assert.match(tip ?? '', /status: failed \(attempt 2\)/);
-    assert.match(tip ?? '', /exit code 1/);
+    const tip = hover(r, 'hello.train.models.linear');
+    assert.equal(tip?.querySelector('.jp-ScanflowWorkflow-tooltipStatus')?.textContent, 'failed');
+    assert.deepEqual(facts(tip), {
+      image: 'a',
+      attempt: '2',
+      message: 'exit code 1'
+    });
     assert.match(r.node.textContent ?? '', /1 succeeded, 1 failed/);
   });
 
@@ -254,14 +277,86 @@ describe('the workflow graph renderer', () => {
     assert.equal(header('watched.inner'), 'inner · checker drift (ks)');
   });
 
-  it('shows image, command and resources in node tooltips', async () => {
+  it('shows a structured tooltip over a node: image, command, resources, status, timings, logs', async () => {
+    const run = workflow('run', [
+      step('fit', {
+        image: 'scanflow/node:20',
+        command: ['node', 'fit.js', '--name', 'two words'],
+        resources: { cpus: 0.5, memory: '256m', gpus: 1 },
+        retries: 2,
+        timeout: 60
+      }),
+      workflow('inner', [step('a', { image: 'x' })])
+    ]);
     const r = renderer();
-    await r.renderModel(model(data()));
-    const tip = (id: string): string =>
-      r.node.querySelector(`g[data-id="${id}"] > title`)?.textContent ?? '';
-    assert.match(tip('hello.make-data'), /image: scanflow\/node:20\ncommand: node make\.js/);
-    assert.match(tip('hello.train.pick'), /resources: 0\.5 cpus, 256m memory/);
-    assert.match(tip('hello.train'), /3 steps/);
+    await r.renderModel(
+      model(
+        workflowBundle(run, {
+          'run.fit': {
+            status: 'succeeded',
+            attempt: 2,
+            startedAt: '2026-11-29T10:00:00.000Z',
+            finishedAt: '2026-11-29T10:00:02.500Z',
+            durationMs: 2500,
+            logs: 'https://logs.example/run/fit'
+          }
+        }).data[MIME.workflow]
+      )
+    );
+    await r.whenLaidOut();
+    // The browser's own tooltip is gone from the page (it stays in exported files).
+    assert.equal(count(r, 'svg title'), 0);
+    assert.match(r.toSvg(), /<title>step run\.fit/);
+
+    const tip = hover(r, 'run.fit');
+    assert.ok(tip && !tip.hidden);
+    assert.equal(tip.getAttribute('role'), 'tooltip');
+    assert.equal(
+      tip.querySelector('.jp-ScanflowWorkflow-tooltipTitle')?.textContent,
+      'step run.fit'
+    );
+    assert.equal(tip.querySelector('.jp-ScanflowWorkflow-tooltipStatus')?.textContent, 'succeeded');
+    const shown = facts(tip);
+    assert.equal(shown.image, 'scanflow/node:20');
+    assert.equal(shown.command, 'node fit.js --name "two words"');
+    assert.equal(shown.resources, '0.5 CPUs · 256m memory · 1 GPU');
+    assert.equal(shown.retries, 'up to 2');
+    assert.equal(shown.timeout, '60 s');
+    assert.equal(shown.attempt, '2 of 3');
+    assert.equal(shown.took, '2.5 s');
+    assert.ok(shown.started && shown.finished);
+    const link = tip.querySelector<HTMLAnchorElement>('a.jp-ScanflowWorkflow-tooltipLogs');
+    assert.equal(link?.href, 'https://logs.example/run/fit');
+    assert.equal(link?.rel, 'noopener noreferrer');
+
+    // A container tells its size; leaving the node hides the tooltip.
+    assert.deepEqual(facts(hover(r, 'run.inner')), { steps: '1' });
+    r.node
+      .querySelector('g[data-id="run.inner"]')!
+      .dispatchEvent(new window.MouseEvent('pointerout', { bubbles: true }));
+    await until(() => tip.hidden);
+    assert.equal(tip.hidden, true);
+  });
+
+  it('puts hostile strings in the tooltip as text, and links only http(s) logs', async () => {
+    const evil = workflow('evil', [
+      step(XSS, { image: XSS, command: [XSS], description: `<b>${XSS}</b>` })
+    ]);
+    const r = renderer();
+    await r.renderModel(
+      model(
+        workflowBundle(evil, {
+          [`evil.${XSS}`]: { status: 'failed', message: XSS, logs: 'javascript:alert(1)' }
+        }).data[MIME.workflow]
+      )
+    );
+    const tip = hover(r, `evil.${XSS}`);
+    assert.ok(tip);
+    assert.equal(tip.querySelectorAll('img, b, script').length, 0);
+    assert.equal(facts(tip).image, XSS);
+    assert.equal(facts(tip).message, XSS);
+    assert.equal(tip.querySelector('a'), null);
+    assert.match(tip.textContent ?? '', /javascript:alert\(1\)/);
   });
 
   it('renders hostile names as text, never as HTML', async () => {
