@@ -105,6 +105,52 @@ export class LabelingRenderer extends Widget implements IRenderMime.IRenderer {
     }
     if (!sameSession) this.current = Math.max(0, this.nextOpen(0));
     this.draw();
+    // A reopened notebook or a reloaded page: the session folder knows what was saved since.
+    if (!sameSession) await this.readSaved(value);
+  }
+
+  /**
+   * Marks the labels found in the session's labels/ folder as saved, and those in rejected/ with
+   * the kernel's reason, unless this widget holds a newer, unsubmitted label for the sample.
+   */
+  private async readSaved(data: LabelingData): Promise<void> {
+    const store = labelingServices.store;
+    if (!store?.read) return;
+    const folder = await this.folderPath(data.folder);
+    const [labels, rejected] = await Promise.all([
+      store.read(`${folder}/${data.labelsDir ?? 'labels'}`),
+      store.read(`${folder}/${data.rejectedDir ?? 'rejected'}`)
+    ]);
+    if (this.data !== data) return; // another session arrived meanwhile
+    const samples = new Set(data.samples.map(sample => sample.id));
+    const found = new Map<string, SampleState & { at: string }>();
+    for (const text of Object.values(rejected)) {
+      const refused = parseJson(text) as { document?: unknown; reason?: unknown } | undefined;
+      const label = labelFile(refused?.document);
+      if (label && samples.has(label.sample)) {
+        const reason = typeof refused?.reason === 'string' ? refused.reason : 'refused';
+        found.set(label.sample, { label: label.label, state: 'error', error: reason, at: '' });
+      }
+    }
+    for (const text of Object.values(labels)) {
+      const label = labelFile(parseJson(text));
+      if (!label || !samples.has(label.sample)) continue;
+      const earlier = found.get(label.sample);
+      // Two files for one sample: the earlier `at` wins, as in the kernel (src/improve/README.md).
+      if (earlier?.state === 'saved' && earlier.at <= label.at) continue;
+      found.set(label.sample, { label: label.label, state: 'saved', at: label.at });
+    }
+    for (const [id, { label, state, error }] of found) {
+      const mine = this.states.get(id);
+      if (mine && (mine.state === 'pending' || mine.state === 'saving')) continue;
+      if (mine?.state === 'saved' && state === 'error') continue;
+      this.states.set(id, error === undefined ? { label, state } : { label, state, error });
+    }
+    if (found.size === 0) return;
+    const current = data.samples[this.current];
+    if (current && this.states.has(current.id))
+      this.current = Math.max(0, this.nextOpen(this.current));
+    this.draw();
   }
 
   /** Labels the current sample (`null`: skip) and moves to the next one without a label. */
@@ -364,6 +410,24 @@ export class LabelingRenderer extends Widget implements IRenderMime.IRenderer {
     this.grid.removeEventListener('click', this.onCardClick);
     super.dispose();
   }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A label file's document (src/improve/README.md), or undefined when it is not one. */
+function labelFile(
+  value: unknown
+): { sample: string; label: string | null; at: string } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { sample, label, at } = value as Record<string, unknown>;
+  if (typeof sample !== 'string' || (typeof label !== 'string' && label !== null)) return undefined;
+  return { sample, label, at: typeof at === 'string' ? at : '' };
 }
 
 /**

@@ -121,7 +121,9 @@ describe('the labeling widget', () => {
     labelingServices.store = {
       ...store,
       read: async folder => {
+        if (folder === 'work/sessions/round-1/labels') return {};
         assert.equal(folder, 'work/sessions/round-1/rejected');
+        if (written.size === 0) return {}; // the widget opens: nothing refused yet
         const name = [...written.keys()]
           .find(p => p.includes('/s0.'))!
           .split('/')
@@ -154,6 +156,55 @@ describe('the labeling widget', () => {
     });
     assert.equal(badge(r, 's0'), '✓ 2');
     assert.equal(currentId(r), 's1');
+  });
+
+  it('re-reads the labels saved in the session folder when reopened, and marks them saved', async () => {
+    const store = labelingServices.store!;
+    const file = (sample: string, label: string | null, at: string): string =>
+      JSON.stringify({ sample, label, by: 'ana', at });
+    const folders: Record<string, Record<string, string>> = {
+      'work/sessions/round-1/labels': {
+        's0.1.a.json': file('s0', '3', '2026-11-29T14:00:01.000Z'),
+        // Two files for s1: the earlier one counts, as in the kernel.
+        's1.2.b.json': file('s1', '8', '2026-11-29T14:00:09.000Z'),
+        's1.1.c.json': file('s1', '5', '2026-11-29T14:00:02.000Z'),
+        'junk.json': '{not json',
+        'other.json': file('not-in-session', '1', '2026-11-29T14:00:03.000Z')
+      },
+      'work/sessions/round-1/rejected': {
+        's2.1.d.json': JSON.stringify({
+          document: { sample: 's2', label: '<b>7</b>', by: 'ana', at: 'x' },
+          reason: 'label <b>7</b> is not a class'
+        })
+      }
+    };
+    labelingServices.store = { ...store, read: async folder => folders[folder] ?? {} };
+    try {
+      const r = await render();
+      assert.equal(badge(r, 's0'), '✓ 3');
+      assert.equal(badge(r, 's1'), '✓ 5');
+      assert.equal(badge(r, 's2'), '! <b>7</b>');
+      assert.equal(
+        r.node.querySelector('[data-id="s2"] .jp-ScanflowLabeling-label')?.getAttribute('title'),
+        'label <b>7</b> is not a class'
+      );
+      assert.equal(r.node.querySelectorAll('b').length, 0);
+      assert.equal(
+        r.node.querySelectorAll('.jp-ScanflowLabeling-card[data-state="saved"]').length,
+        2
+      );
+      assert.match(r.node.textContent ?? '', /3 of 4 labeled · 1 not submitted/);
+      // Labeling goes on at the first sample without a label; saved ones are not written again.
+      assert.equal(currentId(r), 's3');
+      key(r, '1');
+      await r.submit();
+      assert.deepEqual(
+        [...written.keys()].map(path => path.split('/').pop()!.split('.')[0]).sort(),
+        ['s2', 's3']
+      );
+    } finally {
+      labelingServices.store = store;
+    }
   });
 
   it('renders hostile strings as text and only data-URL images', async () => {
