@@ -1,0 +1,180 @@
+"""Scanflow's Jupyter server extension: what the JupyterLab extension needs and a browser cannot do.
+
+- ``/scanflow/tracker/api/2.0/mlflow/...``: a read-only proxy to a tracker's MLflow REST API. The
+  server reaches the tracker, so a tracker bound to the server machine's loopback (its default)
+  works from a remote browser and needs no CORS. The tracker's address comes in the
+  ``X-Scanflow-Tracker`` header, an optional bearer token in ``X-Scanflow-Tracker-Token``; the
+  browser's own credentials for Jupyter are never forwarded.
+- ``/scanflow/clean``: runs ``scanflow clean`` (argv array, no shell) and returns its output.
+
+Every route needs Jupyter's authentication (and, for POST, its XSRF check) like any API route.
+"""
+
+import asyncio
+import json
+import os
+import re
+import shutil
+from urllib.parse import urlsplit
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from traitlets import Float, List, Unicode
+from traitlets.config import Configurable
+
+# The read-only part of MLflow's REST API that the tracker panel uses.
+READ_PATH = re.compile(r"^api/2\.0/mlflow/(experiments|runs|metrics|registered-models)/[a-z/-]+$")
+# Searches are POSTs in MLflow's API but read nothing into the store.
+POST_SEARCHES = {"api/2.0/mlflow/experiments/search", "api/2.0/mlflow/runs/search"}
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class Scanflow(Configurable):
+    """Settings of the server extension (``c.Scanflow.<name>`` in a Jupyter config file)."""
+
+    command = List(
+        Unicode(),
+        default_value=[],
+        help="The scanflow CLI as an argv prefix, e.g. ['node', '/opt/scanflow/bin/scanflow.js']. "
+        "Default: `scanflow` on PATH, else node_modules/.bin/scanflow in the server's root folder.",
+    ).tag(config=True)
+
+    timeout = Float(300.0, help="Seconds a `scanflow clean` may take.").tag(config=True)
+
+    def argv(self, root_dir):
+        """The command that runs the CLI, or None when none can be found."""
+        if self.command:
+            return list(self.command)
+        found = shutil.which("scanflow")
+        if found:
+            return [found]
+        local = os.path.join(root_dir, "node_modules", ".bin", "scanflow")
+        if os.access(local, os.X_OK):
+            return [local]
+        script = os.path.join(root_dir, "node_modules", "scanflow", "bin", "scanflow.js")
+        node = shutil.which("node")
+        if node and os.path.isfile(script):
+            return [node, script]
+        return None
+
+
+class TrackerProxyHandler(APIHandler):
+    """Forwards read-only MLflow REST calls to the tracker named in ``X-Scanflow-Tracker``."""
+
+    def tracker_url(self, path):
+        base = self.request.headers.get("X-Scanflow-Tracker", "").strip().rstrip("/")
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise tornado.web.HTTPError(
+                400, "Give the tracker's http(s) address in the X-Scanflow-Tracker header."
+            )
+        if not READ_PATH.match(path):
+            raise tornado.web.HTTPError(403, f"Only MLflow's read API is proxied, not '{path}'.")
+        query = f"?{self.request.query}" if self.request.query else ""
+        return f"{base}/{path}{query}"
+
+    async def forward(self, path, method, body=None):
+        url = self.tracker_url(path)
+        headers = {"Accept": "application/json"}
+        token = self.request.headers.get("X-Scanflow-Tracker-Token")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = HTTPRequest(
+            url,
+            method=method,
+            headers=headers,
+            body=body,
+            request_timeout=30,
+            follow_redirects=False,
+        )
+        try:
+            response = await AsyncHTTPClient().fetch(request, raise_error=False)
+        except (OSError, HTTPClientError) as error:
+            raise tornado.web.HTTPError(502, f"The tracker at {url} did not answer: {error}")
+        if response.code == 599:
+            raise tornado.web.HTTPError(
+                502, f"The tracker at {url} did not answer: {response.error}"
+            )
+        self.set_status(response.code)
+        self.set_header("Content-Type", "application/json")
+        self.finish(response.body or b"{}")
+
+    @tornado.web.authenticated
+    async def get(self, path):
+        await self.forward(path, "GET")
+
+    @tornado.web.authenticated
+    async def post(self, path):
+        if path not in POST_SEARCHES:
+            raise tornado.web.HTTPError(403, f"Only searches are proxied as POST, not '{path}'.")
+        await self.forward(path, "POST", self.request.body or b"{}")
+
+
+class CleanHandler(APIHandler):
+    """``POST {"run": "<id>"?, "keepVolumes": bool?}``: runs ``scanflow clean``."""
+
+    @tornado.web.authenticated
+    async def post(self):
+        try:
+            options = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
+        if not isinstance(options, dict):
+            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
+        config = Scanflow(parent=self.serverapp)
+        argv = config.argv(self.serverapp.root_dir)
+        if argv is None:
+            raise tornado.web.HTTPError(
+                503,
+                "The scanflow CLI was not found: install the npm package `scanflow` (on PATH or in "
+                "the server's root folder) or set c.Scanflow.command.",
+            )
+        argv.append("clean")
+        run = options.get("run")
+        if run is not None:
+            if not isinstance(run, str) or not RUN_ID.match(run):
+                raise tornado.web.HTTPError(400, f"'{run}' is not a run id.")
+            argv += ["--run", run]
+        if options.get("keepVolumes") is True:
+            argv.append("--keep-volumes")
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=self.serverapp.root_dir,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as error:
+            raise tornado.web.HTTPError(
+                503, f"Could not start {argv[0]}: {error.strerror}. Check c.Scanflow.command."
+            )
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), config.timeout)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+            raise tornado.web.HTTPError(504, f"scanflow clean took over {config.timeout:.0f} s.")
+        self.finish(
+            {
+                "exitCode": process.returncode,
+                "stdout": stdout.decode("utf-8", "replace"),
+                "stderr": stderr.decode("utf-8", "replace"),
+            }
+        )
+
+
+def setup_handlers(server_app):
+    web_app = server_app.web_app
+    base = url_path_join(web_app.settings["base_url"], "scanflow")
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "tracker", "(.*)"), TrackerProxyHandler),
+            (url_path_join(base, "clean"), CleanHandler),
+        ],
+    )

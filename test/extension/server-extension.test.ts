@@ -1,0 +1,168 @@
+/**
+ * The jupyterlab_scanflow server extension in a real Jupyter server: enabled by `pip install .`,
+ * a read-only proxy to a real tracker (with and without the tracker's bearer token), refusals of
+ * unauthenticated and write requests, and `scanflow clean` run with an argv array.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { root, seedRuns, startJupyter, startTracker, venvBin, type Started } from './servers';
+
+const TOKEN = randomBytes(12).toString('hex');
+const TRACKER_TOKEN = randomBytes(12).toString('hex');
+
+describe('the jupyterlab_scanflow server extension', () => {
+  let jupyter: Started | undefined;
+  let open: Started | undefined;
+  let guarded: Started | undefined;
+  let labRoot = '';
+
+  before(async () => {
+    labRoot = mkdtempSync(join(tmpdir(), 'scanflow-server-'));
+    [jupyter, open, guarded] = await Promise.all([
+      // The CLI of this checkout (a list option is given once per item).
+      startJupyter(labRoot, TOKEN, [
+        `--Scanflow.command=${process.execPath}`,
+        `--Scanflow.command=${join(root, 'bin', 'scanflow.js')}`
+      ]),
+      startTracker(),
+      startTracker(TRACKER_TOKEN)
+    ]);
+    await Promise.all([seedRuns(open.url, 'mnist'), seedRuns(guarded.url, 'mnist', TRACKER_TOKEN)]);
+  });
+
+  after(() => {
+    jupyter?.stop();
+    open?.stop();
+    guarded?.stop();
+    if (labRoot) rmSync(labRoot, { recursive: true, force: true });
+  });
+
+  const call = (
+    path: string,
+    init: { method?: string; body?: unknown; tracker?: string; trackerToken?: string } = {},
+    auth = true
+  ): Promise<Response> =>
+    fetch(`${jupyter!.url}/scanflow/${path}`, {
+      method: init.method ?? 'GET',
+      headers: {
+        ...(auth ? { Authorization: `token ${TOKEN}` } : {}),
+        ...(init.tracker ? { 'X-Scanflow-Tracker': init.tracker } : {}),
+        ...(init.trackerToken ? { 'X-Scanflow-Tracker-Token': init.trackerToken } : {}),
+        ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' })
+      },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body)
+    });
+
+  it('is enabled by `pip install .` (jupyter server extension list)', () => {
+    const result = spawnSync(join(venvBin, 'jupyter'), ['server', 'extension', 'list'], {
+      encoding: 'utf8'
+    });
+    assert.equal(result.status, 0, result.stderr);
+    const listing = stripVTControlCharacters(`${result.stdout}${result.stderr}`);
+    assert.match(listing, /^\s+jupyterlab_scanflow enabled\s*$/m);
+    assert.match(listing, /^\s+jupyterlab_scanflow \d+\.\d+\.\d+ OK\s*$/m);
+  });
+
+  it("proxies the tracker's read API: experiments, run searches, metric histories", async () => {
+    const experiment = await call(
+      'tracker/api/2.0/mlflow/experiments/get-by-name?experiment_name=mnist',
+      { tracker: open!.url }
+    );
+    assert.equal(experiment.status, 200);
+    const { experiment_id } = (
+      (await experiment.json()) as { experiment: { experiment_id: string } }
+    ).experiment;
+    const search = await call('tracker/api/2.0/mlflow/runs/search', {
+      method: 'POST',
+      tracker: open!.url,
+      body: { experiment_ids: [experiment_id], order_by: ['metrics.acc DESC'] }
+    });
+    assert.equal(search.status, 200);
+    const runs = (
+      (await search.json()) as { runs: Array<{ info: { run_name: string; run_id: string } }> }
+    ).runs;
+    assert.deepEqual(
+      runs.map(r => r.info.run_name),
+      ['big', 'small', 'tiny']
+    );
+    const history = await call(
+      `tracker/api/2.0/mlflow/metrics/get-history?run_id=${runs[0].info.run_id}&metric_key=loss`,
+      { tracker: open!.url }
+    );
+    assert.equal(history.status, 200);
+    assert.equal(((await history.json()) as { metrics: unknown[] }).metrics.length, 3);
+  });
+
+  it("passes the tracker's bearer token on, and never Jupyter's credentials", async () => {
+    const path = 'tracker/api/2.0/mlflow/experiments/get-by-name?experiment_name=mnist';
+    // Jupyter's own Authorization header is not forwarded: the guarded tracker refuses.
+    assert.equal((await call(path, { tracker: guarded!.url })).status, 401);
+    const withToken = await call(path, { tracker: guarded!.url, trackerToken: TRACKER_TOKEN });
+    assert.equal(withToken.status, 200);
+  });
+
+  it('refuses anonymous requests, writes, bad addresses and unreachable trackers', async () => {
+    const read = 'tracker/api/2.0/mlflow/experiments/get-by-name?experiment_name=mnist';
+    assert.equal((await call(read, { tracker: open!.url }, false)).status, 403);
+    assert.equal((await call('clean', { method: 'POST', body: {} }, false)).status, 403);
+    const write = await call('tracker/api/2.0/mlflow/experiments/create', {
+      method: 'POST',
+      tracker: open!.url,
+      body: { name: 'sneaky' }
+    });
+    assert.equal(write.status, 403);
+    const after = await call(
+      'tracker/api/2.0/mlflow/experiments/get-by-name?experiment_name=sneaky',
+      {
+        tracker: open!.url
+      }
+    );
+    assert.equal(after.status, 404);
+    assert.equal((await call(read, { tracker: 'file:///etc/passwd' })).status, 400);
+    assert.equal((await call(read)).status, 400);
+    assert.equal((await call(read, { tracker: 'http://127.0.0.1:9' })).status, 502);
+  });
+
+  it('runs `scanflow clean` for one run, and refuses a run id that is not one', async () => {
+    const bad = await call('clean', { method: 'POST', body: { run: 'x; rm -rf /' } });
+    assert.equal(bad.status, 400);
+    const docker = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
+      encoding: 'utf8'
+    });
+    const run = `sf-clean-test-${randomBytes(4).toString('hex')}`;
+    if (docker.status === 0) {
+      // A leftover of a run that no longer exists: a labelled network.
+      const created = spawnSync(
+        'docker',
+        ['network', 'create', '--label', `scanflow.run=${run}`, run],
+        { encoding: 'utf8' }
+      );
+      assert.equal(created.status, 0, created.stderr);
+    }
+    const response = await call('clean', { method: 'POST', body: { run } });
+    assert.equal(response.status, 200, jupyter!.log().slice(-3000));
+    const result = (await response.json()) as { exitCode: number; stdout: string; stderr: string };
+    if (docker.status === 0) {
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.match(result.stdout, /removed 0 containers, 1 networks, 0 volumes/);
+      const left = spawnSync(
+        'docker',
+        ['network', 'ls', '-q', '--filter', `label=scanflow.run=${run}`],
+        {
+          encoding: 'utf8'
+        }
+      );
+      assert.equal(left.stdout.trim(), '');
+    } else {
+      // No Docker engine: the CLI's own explanation comes back.
+      assert.notEqual(result.exitCode, 0);
+      assert.match(result.stderr, /docker/i);
+    }
+  });
+});
