@@ -41,9 +41,11 @@ export interface Executor {
   readonly outputs: string;
   /**
    * Checks that every step can run here and prepares images. Creates nothing that belongs to the
-   * run, so a failure here leaves nothing behind. Throws a RunError naming the step.
+   * run, so a failure here leaves nothing behind. Throws a RunError naming the step. When
+   * `signal` is aborted (the run is cancelled), stops what it is doing (e.g. an image build),
+   * removes what that had created, and returns.
    */
-  prepare(plan: RunPlan, emit: (event: EventInit) => void): Promise<void>;
+  prepare(plan: RunPlan, emit: (event: EventInit) => void, signal: AbortSignal): Promise<void>;
   /** Creates what the run's steps share (network, outputs volume or folder). */
   open(): Promise<void>;
   /**

@@ -162,7 +162,7 @@ async function execute(
   let tracking: RunTracking | undefined;
   let trackingTried = false;
   try {
-    await executor.prepare(plan, emit);
+    await executor.prepare(plan, emit, cancel);
     if (cancel.aborted) {
       result.status = 'cancelled';
     } else {

@@ -1,6 +1,7 @@
 /** The Docker executor, for real: containers, a network and an outputs volume per run. */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { ImageNotFoundError, runWorkflow, type RunEvent } from '../../src/run';
@@ -381,5 +382,56 @@ describe('docker executor', () => {
     for (const image of new Set(builds.map(e => e.type === 'step-building' && e.image))) {
       await docker.getImage(image as string).remove({ force: true });
     }
+  });
+
+  test('cancel() during an image build stops the build and removes what it had created', async () => {
+    // A unique first RUN, so that it is built now (not taken from the cache) and commits an image.
+    const token = `${process.pid}-${Date.now()}`;
+    const file = writeDefinition(wf('unused', []), {
+      Dockerfile: `FROM scanflow/debian:bookworm\nRUN echo ${token} > /token\nRUN echo slow-step-started && sleep 600\nCMD ["true"]\n`
+    });
+    const spec = wf('buildcancel', [
+      { kind: 'step', name: 'slow', dockerfile: 'Dockerfile' },
+      nodeStep('after', "console.log('never')")
+    ]);
+    const handle = run(spec, 'build-cancel', { baseDir: dirname(file) });
+    await new Promise<void>(resolve =>
+      handle.on(event => {
+        if (event.type === 'step-log' && event.line === 'slow-step-started') resolve();
+      })
+    );
+    const cancelled = Date.now();
+    const result = await handle.cancel();
+    assert.ok(Date.now() - cancelled < 60_000, 'the build was stopped, not waited for');
+    assert.equal(result.status, 'cancelled');
+    assert.equal(result.error, undefined);
+    assert.deepEqual(
+      result.steps.map(s => [s.id, s.status]),
+      [
+        ['buildcancel.slow', 'cancelled'],
+        ['buildcancel.after', 'cancelled']
+      ]
+    );
+    assert.equal(handle.history().filter(e => e.type === 'step-running').length, 0);
+
+    // What the build created, read from its own output: the containers of both RUN
+    // instructions and the image the first one committed. None of it is left.
+    const lines = logsByStep(handle.history()).get('buildcancel.slow') ?? [];
+    const containers = lines.flatMap(l => /^ ---> Running in (\w+)$/.exec(l)?.[1] ?? []);
+    const base = (await docker.getImage('scanflow/debian:bookworm').inspect()).Id.slice(7, 19);
+    const images = lines.flatMap(l => /^ ---> ([0-9a-f]{12})$/.exec(l)?.[1] ?? []);
+    assert.equal(containers.length, 2, lines.join('\n'));
+    assert.deepEqual(images.filter(id => id !== base).length, 1, lines.join('\n'));
+    for (const id of containers) {
+      await assert.rejects(docker.getContainer(id).inspect(), { statusCode: 404 });
+    }
+    for (const id of images.filter(id => id !== base)) {
+      await assert.rejects(docker.getImage(id).inspect(), { statusCode: 404 });
+    }
+    const building = handle.history().find(e => e.type === 'step-building');
+    assert.ok(building?.type === 'step-building' && !building.cached);
+    await assert.rejects(docker.getImage(building.image).inspect(), { statusCode: 404 });
+    assert.ok(await docker.getImage('scanflow/debian:bookworm').inspect(), 'the base is kept');
+    assert.deepEqual(await leftovers(result.id), nothingLeft);
   });
 });

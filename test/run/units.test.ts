@@ -1,4 +1,4 @@
-/** The engine's pure parts: build-context hashing, step environments, tracker addresses. */
+/** The engine's pure parts: build-context hashing, step environments, tracker addresses, build output. */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { reachableFromContainers } from '../../src/run/docker/container-config';
 import { EventLog } from '../../src/run/events';
+import { BuildTrace } from '../../src/run/docker/build-trace';
 import { contextHash, ignoreRules } from '../../src/run/docker/images';
 import { stepEnvironment, trackerFor } from '../../src/run/step-env';
 import { buildGraph } from '../../src/workflow';
@@ -179,5 +180,32 @@ describe('event log', () => {
     assert.deepEqual(heard, ['run-started', '1', '2', '3', '4', 'run-finished']);
     assert.deepEqual(late, ['run-started', '1', '2', 'run-finished']);
     assert.ok(log.history().every(event => event.runId === 'r' && event.time > 0));
+  });
+});
+
+describe('build trace', () => {
+  test("finds a build's running container and the images it committed, not cache hits or bases", () => {
+    const trace = new BuildTrace();
+    const output = [
+      'Step 1/6 : FROM scanflow/debian:bookworm AS tools',
+      ' ---> ec399b2b19a4',
+      'Step 2/6 : RUN echo cached',
+      ' ---> Using cache',
+      ' ---> 0a1b2c3d4e5f',
+      'Step 3/6 : RUN echo new',
+      ' ---> Running in 84e70de19b60',
+      'new',
+      'Removing intermediate container 84e70de19b60',
+      ' ---> 22b93eacd1e8',
+      'Step 4/6 : FROM scanflow/node:20',
+      ' ---> fcdeb513c8fa',
+      'Step 5/6 : COPY --from=tools /x /x',
+      ' ---> 9f8e7d6c5b4a',
+      'Step 6/6 : RUN sleep 600',
+      ' ---> Running in bd62e3f3a6f1'
+    ];
+    output.forEach(line => trace.read(line));
+    assert.equal(trace.container, 'bd62e3f3a6f1');
+    assert.deepEqual(trace.images, ['22b93eacd1e8', '9f8e7d6c5b4a']);
   });
 });

@@ -5,6 +5,7 @@
  */
 import Docker from 'dockerode';
 import { DaemonUnreachableError, EngineError } from '../errors';
+import { BuildTrace } from './build-trace';
 
 /** Labels on every object scanflow creates (DESIGN.md, section 3). */
 export const LABEL = {
@@ -27,6 +28,13 @@ interface ProgressEvent {
 
 /** The build or pull failed; `message` is the engine's own explanation. */
 export class DockerStreamError extends Error {}
+
+/** The build was stopped by its abort signal, and what it had created removed. */
+export class BuildCancelledError extends Error {
+  constructor() {
+    super('the build was cancelled');
+  }
+}
 
 export class DockerClient {
   readonly docker: Docker;
@@ -75,38 +83,67 @@ export class DockerClient {
   }
 
   /** Pulls an image; throws DockerStreamError with the engine's reason when it cannot. */
-  async pull(name: string): Promise<void> {
+  async pull(name: string, signal?: AbortSignal): Promise<void> {
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await this.docker.pull(name);
+      stream = await this.docker.pull(name, { abortSignal: signal });
     } catch (error) {
       throw new DockerStreamError(errorText(error));
     }
-    await this.follow(stream);
+    await this.follow(stream, undefined, signal);
   }
 
   /**
    * Builds an image from a tar stream of the build context. The API answers 200 even when the
    * build fails, so every event is checked: an error event rejects with DockerStreamError.
+   * Aborting `signal` drops the request, which makes the engine stop the build; what the build
+   * had created (its running container, the images it committed) is then removed, and the call
+   * rejects with BuildCancelledError.
    */
   async build(
     context: NodeJS.ReadableStream,
     options: { tag: string; dockerfile: string; labels: Record<string, string> },
-    onLine?: (line: string) => void
+    onLine?: (line: string) => void,
+    signal?: AbortSignal
   ): Promise<void> {
-    let stream: NodeJS.ReadableStream;
+    const trace = new BuildTrace();
     try {
-      stream = await this.docker.buildImage(context, {
+      const stream = await this.docker.buildImage(context, {
         t: options.tag,
         dockerfile: options.dockerfile,
         labels: options.labels,
         rm: true,
-        forcerm: true
+        forcerm: true,
+        abortSignal: signal
       });
+      await this.follow(
+        stream,
+        line => {
+          trace.read(line);
+          onLine?.(line);
+        },
+        signal
+      );
     } catch (error) {
-      throw new DockerStreamError(errorText(error));
+      if (signal?.aborted) {
+        await this.removeBuildLeftovers(trace);
+        throw new BuildCancelledError();
+      }
+      throw error instanceof DockerStreamError ? error : new DockerStreamError(errorText(error));
     }
-    await this.follow(stream, onLine);
+  }
+
+  /**
+   * Removes a stopped build's container and committed images, newest first. An image that has
+   * children or is in use (another build took it as cache meanwhile) is kept.
+   */
+  private async removeBuildLeftovers(trace: BuildTrace): Promise<void> {
+    if (trace.container) {
+      await ignoreMissing(this.docker.getContainer(trace.container).remove({ force: true }));
+    }
+    for (const image of [...trace.images].reverse()) {
+      await ignoreMissing(this.docker.getImage(image).remove({ noprune: true }));
+    }
   }
 
   async createNetwork(name: string, labels: Record<string, string>): Promise<void> {
@@ -169,13 +206,24 @@ export class DockerClient {
     return removed;
   }
 
-  private follow(stream: NodeJS.ReadableStream, onLine?: (line: string) => void): Promise<void> {
+  private follow(
+    stream: NodeJS.ReadableStream,
+    onLine?: (line: string) => void,
+    signal?: AbortSignal
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       let failure: string | undefined;
+      // Dropping the response ends the request, which is how the engine learns to stop.
+      const drop = (): void => (stream as NodeJS.ReadableStream & { destroy(): void }).destroy();
+      signal?.addEventListener('abort', drop, { once: true });
+      if (signal?.aborted) drop();
       this.docker.modem.followProgress(
         stream,
         error => {
-          if (error || failure) {
+          signal?.removeEventListener('abort', drop);
+          if (signal?.aborted) {
+            reject(new DockerStreamError('cancelled'));
+          } else if (error || failure) {
             reject(new DockerStreamError(failure ?? errorText(error)));
           } else {
             resolve();

@@ -51,18 +51,40 @@ export class DockerExecutor implements Executor {
     return { [LABEL.run]: this.runId, [LABEL.workflow]: this.plan!.spec.name, ...extra };
   }
 
-  async prepare(plan: RunPlan, emit: (event: EventInit) => void): Promise<void> {
+  async prepare(
+    plan: RunPlan,
+    emit: (event: EventInit) => void,
+    signal: AbortSignal
+  ): Promise<void> {
     this.plan = plan;
     await this.client.ping();
     for (const step of plan.graph.steps) {
+      if (signal.aborted) {
+        return;
+      }
       const known = step.spec.image !== undefined && this.images.has(step.spec.image);
-      const name = known
-        ? step.spec.image!
-        : await ensureStepImage(this.client, step, plan.baseDir, {
-            building: (image, cached) =>
-              emit({ type: 'step-building', step: step.id, image, cached }),
-            log: line => emit({ type: 'step-log', step: step.id, stream: 'stdout', line })
-          });
+      let name: string;
+      try {
+        name = known
+          ? step.spec.image!
+          : await ensureStepImage(
+              this.client,
+              step,
+              plan.baseDir,
+              {
+                building: (image, cached) =>
+                  emit({ type: 'step-building', step: step.id, image, cached }),
+                log: line => emit({ type: 'step-log', step: step.id, stream: 'stdout', line })
+              },
+              signal
+            );
+      } catch (error) {
+        // A cancelled pull or build is the cancel, not a failure of the step.
+        if (signal.aborted) {
+          return;
+        }
+        throw error;
+      }
       this.imageNames.set(step.id, name);
       if (!this.images.has(name)) {
         this.images.set(name, (await this.client.image(name))!);

@@ -27,13 +27,15 @@ export async function ensureStepImage(
   client: DockerClient,
   step: FlatStep,
   baseDir: string,
-  progress: ImageProgress
+  progress: ImageProgress,
+  /** Stops a pull or build; the call then rejects and the build leaves nothing behind. */
+  signal?: AbortSignal
 ): Promise<string> {
   const spec = step.spec;
   if (spec.image !== undefined) {
     if (!(await client.image(spec.image))) {
       try {
-        await client.pull(spec.image);
+        await client.pull(spec.image, signal);
       } catch (error) {
         throw new ImageNotFoundError(step.id, spec.image, (error as Error).message);
       }
@@ -62,7 +64,8 @@ export async function ensureStepImage(
       await client.build(
         tar as unknown as NodeJS.ReadableStream,
         { tag, dockerfile: build.dockerfile, labels: { [LABEL.context]: hash } },
-        progress.log
+        progress.log,
+        signal
       );
     } catch (error) {
       if (error instanceof DockerStreamError) {
