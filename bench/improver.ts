@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import randu from '@stdlib/random-base-randu';
 import type { BenchResult } from './run';
 import { AutoencoderDrift } from '../src/check/autoencoder-detector';
-import { MlpClassifier } from '../src/improve/classifier';
+import { Classifier, type ClassifierOptions } from '../src/improve/classifier';
 import {
   anomalyRanking,
   entropySampling,
@@ -57,13 +57,14 @@ interface MnistDigit {
 }
 
 /** Every digit of the package, each averaged down to 14x14. */
-function loadDigits(): Digits {
+function loadDigits(side: 14 | 28): Digits {
   const load = createRequire(join(__dirname, '..', 'package.json'));
   const mnist = load('mnist') as MnistDigit[];
   const digits: Digits = { x: [], y: [] };
   for (let d = 0; d < 10; d++) {
     for (let i = 0; i < mnist[d].length; i++) {
-      digits.x.push(halve(mnist[d].get(i)));
+      const image = mnist[d].get(i);
+      digits.x.push(side === 28 ? Float32Array.from(image) : halve(image));
       digits.y.push(d);
     }
   }
@@ -89,23 +90,48 @@ function subset(data: Digits, indices: readonly number[]): Digits {
   return { x: indices.map(i => data.x[i]), y: indices.map(i => data.y[i]) };
 }
 
-/** Trains on `labeled` pool indices; 20 to 60 passes, about 150 gradient steps. */
+interface Training {
+  side: 14 | 28;
+  model: 'mlp' | 'cnn';
+  /** Continue from the previous round's weights instead of fresh ones. */
+  warm: boolean;
+  /** Gradient steps per fresh training, and per warm round. */
+  steps: number;
+  warmSteps: number;
+}
+
+function epochsFor(samples: number, steps: number): number {
+  return Math.max(1, Math.ceil(steps / Math.ceil(samples / 32)));
+}
+
+/** Trains on `labeled` pool indices, from `previous`'s weights when training warm. */
 async function train(
   pool: Digits,
   labeled: readonly number[],
-  seed: number
-): Promise<MlpClassifier> {
-  const steps = Math.ceil(labeled.length / 32);
-  return MlpClassifier.train(subset(pool, labeled), 10, {
-    hidden: [128],
-    epochs: Math.min(60, Math.max(20, Math.ceil(150 / steps))),
+  seed: number,
+  training: Training,
+  previous?: Classifier
+): Promise<Classifier> {
+  const data = subset(pool, labeled);
+  if (training.warm && previous) {
+    return previous.continueTraining(data, {
+      epochs: epochsFor(labeled.length, training.warmSteps)
+    });
+  }
+  const options: ClassifierOptions =
+    training.model === 'cnn'
+      ? { image: { width: training.side, height: training.side }, filters: [16, 32], hidden: [64] }
+      : { hidden: [128] };
+  return Classifier.train(data, 10, {
+    ...options,
+    epochs: epochsFor(labeled.length, training.steps),
     batchSize: 32,
     seed
   });
 }
 
 interface Context {
-  model: MlpClassifier;
+  model: Classifier;
   pool: Digits;
   unlabeled: number[];
   labeled: number[];
@@ -140,7 +166,13 @@ function query(strategy: Strategy, c: Context): Query {
   }
 }
 
-/** Accuracy after each round: [labels, accuracy][]. */
+interface Curve {
+  /** [labels, test accuracy] after each round. */
+  points: Array<[number, number]>;
+  /** How many of the final labels are of each class (0..9). */
+  classes: number[];
+}
+
 async function curve(
   strategy: Strategy,
   pool: Digits,
@@ -148,28 +180,33 @@ async function curve(
   initial: number[],
   anomaly: Float64Array,
   seed: number,
-  maxLabels: number
-): Promise<Array<[number, number]>> {
+  maxLabels: number,
+  training: Training
+): Promise<Curve> {
   const labeled = [...initial];
   const isLabeled = new Uint8Array(pool.x.length);
   labeled.forEach(i => (isLabeled[i] = 1));
   const uniform = randu.factory({ seed: seed + 1000 });
   const points: Array<[number, number]> = [];
+  let previous: Classifier | undefined;
   for (;;) {
-    const model = await train(pool, labeled, seed);
-    try {
-      points.push([labeled.length, Number(model.accuracy(test).toFixed(4))]);
-      if (labeled.length >= maxLabels) return points;
-      const unlabeled = pool.x.map((_, i) => i).filter(i => !isLabeled[i]);
-      const chosen = query(strategy, { model, pool, unlabeled, labeled, anomaly, uniform });
-      for (const position of chosen.indices) {
-        // The simulated oracle: the label comes from the ground truth.
-        const index = unlabeled[position];
-        isLabeled[index] = 1;
-        labeled.push(index);
-      }
-    } finally {
+    const model = await train(pool, labeled, seed, training, previous);
+    previous?.dispose();
+    previous = model;
+    points.push([labeled.length, Number(model.accuracy(test).toFixed(4))]);
+    if (labeled.length >= maxLabels) {
       model.dispose();
+      const classes = new Array<number>(10).fill(0);
+      for (const i of labeled) classes[pool.y[i]]++;
+      return { points, classes };
+    }
+    const unlabeled = pool.x.map((_, i) => i).filter(i => !isLabeled[i]);
+    const chosen = query(strategy, { model, pool, unlabeled, labeled, anomaly, uniform });
+    for (const position of chosen.indices) {
+      // The simulated oracle: the label comes from the ground truth.
+      const index = unlabeled[position];
+      isLabeled[index] = 1;
+      labeled.push(index);
     }
   }
 }
@@ -195,11 +232,22 @@ export default async function bench(args: string[]): Promise<BenchResult> {
   const seeds = Number(option(args, 'seeds') ?? 3);
   const maxLabels = Number(option(args, 'max-labels') ?? 300);
   const strategies = (option(args, 'strategies')?.split(',') as Strategy[]) ?? ALL_STRATEGIES;
-  const all = loadDigits();
+  const training: Training = {
+    side: Number(option(args, 'side') ?? 14) === 28 ? 28 : 14,
+    model: option(args, 'model') === 'mlp' ? 'mlp' : 'cnn',
+    warm: option(args, 'warm') !== 'no',
+    steps: Number(option(args, 'steps') ?? 300),
+    warmSteps: Number(option(args, 'warm-steps') ?? 40)
+  };
+  const all = loadDigits(training.side);
   const started = performance.now();
 
   const curves: Record<string, Array<Array<[number, number]>>> = {};
-  for (const strategy of strategies) curves[strategy] = [];
+  const classCounts: Record<string, number[][]> = {};
+  for (const strategy of strategies) {
+    curves[strategy] = [];
+    classCounts[strategy] = [];
+  }
   for (let seed = 1; seed <= seeds; seed++) {
     const order = shuffled(all.x.length, seed);
     const test = subset(all, order.slice(0, TEST_SIZE));
@@ -216,8 +264,18 @@ export default async function bench(args: string[]): Promise<BenchResult> {
     }
     for (const strategy of strategies) {
       const t = performance.now();
-      const points = await curve(strategy, pool, test, initial, anomaly, seed, maxLabels);
+      const { points, classes } = await curve(
+        strategy,
+        pool,
+        test,
+        initial,
+        anomaly,
+        seed,
+        maxLabels,
+        training
+      );
       curves[strategy].push(points);
+      classCounts[strategy].push(classes);
       const last = points[points.length - 1];
       console.error(
         `seed ${seed} ${strategy}: ${last[1]} at ${last[0]} labels (${((performance.now() - t) / 1000).toFixed(0)} s)`
@@ -233,7 +291,16 @@ export default async function bench(args: string[]): Promise<BenchResult> {
       labelsTo90: labelsToReach(mean[strategy], 0.9),
       labelsTo90PerSeed: curves[strategy].map(c => labelsToReach(c, 0.9)),
       bestMeanAccuracy: Math.max(...mean[strategy].map(([, a]) => a)),
-      finalMeanAccuracy: mean[strategy][mean[strategy].length - 1][1]
+      finalMeanAccuracy: mean[strategy][mean[strategy].length - 1][1],
+      // Balance of the picks: the labels of each class among the final ones, mean over seeds.
+      finalLabelsPerClass: Array.from({ length: 10 }, (_, c) =>
+        Number(
+          (
+            classCounts[strategy].reduce((sum, counts) => sum + counts[c], 0) /
+            classCounts[strategy].length
+          ).toFixed(1)
+        )
+      )
     };
   }
   // 90% if random reaches it within the budget, else the highest threshold random reaches.

@@ -41,7 +41,14 @@ export {
   labelingSessionText,
   type LabelingSessionBundle
 } from './bundle';
-export { MlpClassifier, argmax, type ClassifierOptions, type TrainingSet } from './classifier';
+export {
+  Classifier,
+  MlpClassifier,
+  argmax,
+  type ClassifierOptions,
+  type ContinueOptions,
+  type TrainingSet
+} from './classifier';
 export { trackerRegistry, type ModelRegistry, type TrackerRegistryOptions } from './registry';
 export {
   decidePromotion,

@@ -10,7 +10,7 @@
  *   await session.complete();
  *   const comparison = await learner.teach(session, { target });
  */
-import { argmax, MlpClassifier, type ClassifierOptions, type TrainingSet } from './classifier';
+import { argmax, Classifier, type ClassifierOptions, type TrainingSet } from './classifier';
 import { QueryError, SessionError } from './errors';
 import type { GreyImage } from './images';
 import {
@@ -98,9 +98,9 @@ export class ActiveLearner {
   private constructor(
     private readonly options: ActiveLearnerOptions,
     /** The latest model: it queries the next samples. */
-    private latest: MlpClassifier,
+    private latest: Classifier,
     /** The model in service: each candidate is compared with it. */
-    private best: MlpClassifier
+    private best: Classifier
   ) {
     this.labeledX = [...options.labeled.x];
     this.labeledY = Array.from(options.labeled.y);
@@ -121,7 +121,7 @@ export class ActiveLearner {
         `Unknown strategy '${options.strategy}': use one of ${Object.keys(STRATEGIES).join(', ')}, or a function (inputs, k) => query.`
       );
     }
-    const model = await MlpClassifier.train(
+    const model = await Classifier.train(
       options.labeled,
       options.classes.length,
       options.classifier
@@ -130,11 +130,11 @@ export class ActiveLearner {
   }
 
   /** The model that makes the queries (trained on every label so far). */
-  get model(): MlpClassifier {
+  get model(): Classifier {
     return this.latest;
   }
   /** The model in service (the last one promoted). */
-  get champion(): MlpClassifier {
+  get champion(): Classifier {
     return this.best;
   }
   get labeledCount(): number {

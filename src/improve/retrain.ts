@@ -4,7 +4,7 @@
  * and promote the candidate in the model registry only when it is better, with the reason recorded
  * either way.
  */
-import { MlpClassifier, type ClassifierOptions, type TrainingSet } from './classifier';
+import { Classifier, type ClassifierOptions, type TrainingSet } from './classifier';
 import { TrainingDataError } from './errors';
 import type { ModelRegistry } from './registry';
 import type { LabelRecord } from './session';
@@ -69,7 +69,7 @@ export interface PromotionTarget {
 
 export interface RetrainOptions {
   /** The model in service. */
-  current: MlpClassifier;
+  current: Classifier;
   /** The data the current model was trained on. */
   reference: TrainingSet;
   /** The samples labeled in this round. */
@@ -94,13 +94,13 @@ export interface Comparison extends PromotionDecision {
 /** Trains the candidate, compares, logs and (when better) promotes. The caller owns both models. */
 export async function retrainAndCompare(
   options: RetrainOptions
-): Promise<{ comparison: Comparison; candidate: MlpClassifier }> {
+): Promise<{ comparison: Comparison; candidate: Classifier }> {
   const { current, reference, newLabels, heldOut } = options;
   const training: TrainingSet = {
     x: [...reference.x, ...newLabels.x],
     y: [...Array.from(reference.y), ...Array.from(newLabels.y)]
   };
-  const candidate = await MlpClassifier.train(training, current.classes, options.classifier);
+  const candidate = await Classifier.train(training, current.classes, options.classifier);
   const currentAccuracy = current.accuracy(heldOut);
   const candidateAccuracy = candidate.accuracy(heldOut);
   const decision = decidePromotion(

@@ -100,13 +100,20 @@ export interface RankedBatchOptions {
   alpha?: number;
   /** Per-sample uncertainty in [0, 1]; default least confidence, 1 - max p. */
   uncertainty?: (probabilities: Probabilities) => Float64Array;
+  /** Rank only this many of the most uncertain pool samples (default 10 k; Infinity ranks the
+   *  whole pool, as modAL does). With few labels and a large pool alpha is near 1, and over the
+   *  whole pool the most "diverse" samples are outliers (odd digits, smudges), which teach little;
+   *  among the most uncertain ones, diversity instead stops a batch from being k near-copies. */
+  candidates?: number;
 }
 
 /**
  * Ranked batch-mode sampling (Cardoso et al. 2017, as in modAL): picks samples one at a time by
  * alpha * (1 - similarity to the labeled and already picked samples) + (1 - alpha) * uncertainty,
  * so that a batch is not k near-copies of the same hard sample. Similarity is 1 / (1 + euclidean
- * distance) to the nearest such sample.
+ * distance) to the nearest such sample. Unlike modAL, only the `candidates` most uncertain samples
+ * are ranked (the filter of Zhdanov 2019's diverse mini-batches), so the strategy stays
+ * uncertainty-based however large the pool.
  */
 export function rankedBatch(
   probabilities: Probabilities,
@@ -127,30 +134,43 @@ export function rankedBatch(
   if (!(alpha >= 0 && alpha <= 1)) {
     throw new QueryError(`alpha must be between 0 and 1, got ${alpha}.`);
   }
+  const candidates = options.candidates ?? 10 * k;
+  if (!(candidates >= k) || !(Number.isInteger(candidates) || candidates === Infinity)) {
+    throw new QueryError(
+      `candidates must be a whole number of at least k (${k}), or Infinity, got ${candidates}.`
+    );
+  }
+  // The samples ranked: the most uncertain ones (ties to the lower index), or the whole pool.
+  const ranked =
+    candidates >= pool.length
+      ? pool.map((_, i) => i)
+      : topK(uncertainty, candidates).indices.sort((a, b) => a - b);
+  const rows = ranked.map(i => pool[i]);
 
-  // Distance from each pool sample to its nearest labeled (or picked) sample; Infinity = none yet.
-  const nearest = new Float64Array(pool.length).fill(Infinity);
-  for (const row of options.labeled) updateNearest(nearest, pool, row);
+  // Distance from each ranked sample to its nearest labeled (or picked) sample; Infinity = none.
+  const nearest = new Float64Array(ranked.length).fill(Infinity);
+  for (const row of options.labeled) updateNearest(nearest, rows, row);
 
-  const picked = new Uint8Array(pool.length);
+  const picked = new Uint8Array(ranked.length);
   const query: Query = { indices: [], scores: [] };
   for (let round = 0; round < k; round++) {
     let best = -1;
     let bestScore = -Infinity;
-    for (let i = 0; i < pool.length; i++) {
-      if (picked[i]) continue;
-      const similarity = 1 / (1 + nearest[i]); // 0 when nothing is labeled yet
-      const score = alpha * (1 - similarity) + (1 - alpha) * uncertainty[i];
+    for (let r = 0; r < ranked.length; r++) {
+      if (picked[r]) continue;
+      const u = uncertainty[ranked[r]];
+      const similarity = 1 / (1 + nearest[r]); // 0 when nothing is labeled yet
+      const score = alpha * (1 - similarity) + (1 - alpha) * u;
       // Equal scores (nothing labeled yet and alpha 1) go to the more uncertain sample.
-      if (score > bestScore || (score === bestScore && uncertainty[i] > uncertainty[best])) {
-        best = i;
+      if (score > bestScore || (score === bestScore && u > uncertainty[ranked[best]])) {
+        best = r;
         bestScore = score;
       }
     }
     picked[best] = 1;
-    query.indices.push(best);
+    query.indices.push(ranked[best]);
     query.scores.push(bestScore);
-    updateNearest(nearest, pool, pool[best]);
+    updateNearest(nearest, rows, rows[best]);
   }
   return query;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import randn from '@stdlib/random-base-randn';
-import { MlpClassifier, type TrainingSet } from '../../src/improve/classifier';
+import { Classifier, type TrainingSet } from '../../src/improve/classifier';
 import { trackerRegistry, type ModelRegistry } from '../../src/improve/registry';
 import { decidePromotion, labelsAsTrainingSet, retrainAndCompare } from '../../src/improve/retrain';
 import { LabelingSession } from '../../src/improve/session';
@@ -50,13 +50,13 @@ describe('retrain and compare against the real tracker server', () => {
   let client: RestStore;
   const heldOut = blobs(300, 2);
   const reference = blobs(6, 1);
-  let current: MlpClassifier;
+  let current: Classifier;
 
   before(async () => {
     tracker = await startTracker();
     client = new RestStore(tracker.url);
     registry = trackerRegistry(client, { experiment: 'improver-test' });
-    current = await MlpClassifier.train(reference, 3, SMALL);
+    current = await Classifier.train(reference, 3, SMALL);
   });
   after(async () => {
     current.dispose();
@@ -96,14 +96,14 @@ describe('retrain and compare against the real tracker server', () => {
     );
 
     // The saved candidate is the model that was evaluated.
-    const loaded = await MlpClassifier.load(saveTo);
+    const loaded = await Classifier.load(saveTo);
     assert.equal(loaded.accuracy(heldOut), comparison.candidate.accuracy);
     loaded.dispose();
     candidate.dispose();
   });
 
   it('keeps the champion when the candidate is worse, with the reason on the candidate run', async () => {
-    const strong = await MlpClassifier.train(blobs(240, 5), 3, SMALL);
+    const strong = await Classifier.train(blobs(240, 5), 3, SMALL);
     // A careless labeler: the new labels are shifted by one class.
     const wrong = blobs(240, 7);
     const { comparison, candidate } = await retrainAndCompare({

@@ -136,6 +136,31 @@ describe('ranked batch', () => {
     assert.deepEqual(rankedBatch(probabilities, pool, 2, { labeled: [] }).indices, [1, 2]);
   });
 
+  it('ranks only the most uncertain candidates, so a far-off confident outlier is not picked', () => {
+    const pool: Matrix = [[0], [1], [2], [100]];
+    const probabilities = [
+      [0.6, 0.4],
+      [0.5, 0.5],
+      [0.55, 0.45],
+      [0.99, 0.01]
+    ];
+    const options = { labeled: [[0]] }; // alpha = 4 / 5: mostly diversity
+    // Over the whole pool (modAL's way) the outlier wins on distance alone.
+    assert.deepEqual(
+      rankedBatch(probabilities, pool, 1, { ...options, candidates: Infinity }).indices,
+      [3]
+    );
+    // Among the 2 most uncertain samples (1 and 2), the one farther from the labeled sample.
+    assert.deepEqual(
+      rankedBatch(probabilities, pool, 1, { ...options, candidates: 2 }).indices,
+      [2]
+    );
+    assert.throws(
+      () => rankedBatch(probabilities, pool, 2, { ...options, candidates: 1 }),
+      /candidates must be a whole number of at least k \(2\)/
+    );
+  });
+
   it('with alpha 0 is least confidence', () => {
     const pool: Matrix = PROBABILITIES.map((_, i) => [i]);
     const query = rankedBatch(PROBABILITIES, pool, 3, { labeled: [[2]], alpha: 0 });
