@@ -49,6 +49,13 @@ export class ImageBuildError extends RunError {
   }
 }
 
+/** A step's pip requirements cannot be installed (not resolvable, or no Python in the base). */
+export class RequirementsError extends RunError {
+  constructor(step: string, detail: string, fix: string) {
+    super(`its requirements cannot be installed: ${detail}`, step, fix);
+  }
+}
+
 /** The step's command does not exist where it runs. */
 export class CommandNotFoundError extends RunError {
   constructor(step: string, command: string, where: string) {

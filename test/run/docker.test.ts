@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { ImageNotFoundError, runWorkflow, type RunEvent } from '../../src/run';
+import { ImageNotFoundError, RequirementsError, runWorkflow, type RunEvent } from '../../src/run';
 import {
   docker,
   leftovers,
@@ -381,6 +381,81 @@ describe('docker executor', () => {
     );
     for (const image of new Set(builds.map(e => e.type === 'step-building' && e.image))) {
       await docker.getImage(image as string).remove({ force: true });
+    }
+  });
+
+  test('a base step gets its pip requirements as wheels resolved on this machine, and imports them', async () => {
+    const file = writeDefinition(wf('unused', []), {
+      'use.py': "import six\nprint('six', six.__version__, six.PY3)\n"
+    });
+    const spec = wf('pip', [
+      {
+        kind: 'step',
+        name: 'py',
+        base: 'scanflow/python:3.11',
+        requirements: ['six==1.16.0'],
+        command: ['python3', 'use.py']
+      }
+    ]);
+    const first = run(spec, 'pip', { baseDir: dirname(file) });
+    const result = await first.done;
+    assert.equal(result.status, 'succeeded', result.error?.message);
+    const lines = logsByStep(first.history()).get('pip.py') ?? [];
+    // The image installed from the wheels in its context, with no index.
+    assert.ok(lines.includes('Looking in links: /scanflow/app/.scanflow-wheels'), lines.join('\n'));
+    assert.ok(lines.includes('Successfully installed six-1.16.0'), lines.join('\n'));
+    assert.equal(lines.at(-1), 'six 1.16.0 True');
+
+    // The same requirements resolve to the same wheels: the image is reused.
+    const second = run(spec, 'pip-again', { baseDir: dirname(file) });
+    assert.equal((await second.done).status, 'succeeded');
+    const builds = [first, second].map(h => h.history().find(e => e.type === 'step-building'));
+    assert.deepEqual(
+      builds.map(e => e?.type === 'step-building' && e.cached),
+      [false, true]
+    );
+    const image = builds[0]?.type === 'step-building' ? builds[0].image : '';
+    assert.equal(builds[1]?.type === 'step-building' && builds[1].image, image);
+    await docker.getImage(image).remove({ force: true });
+  });
+
+  test('requirements that pip cannot resolve, or a base without Python, fail before any step starts', async () => {
+    const dir = dirname(writeDefinition(wf('unused', [])));
+    const cases = [
+      {
+        base: 'scanflow/python:3.11',
+        requirements: ['six==1.16.0', 'scanflow-no-such-package==9.9'],
+        reason:
+          /^step bad\.py: its requirements cannot be installed: pip could not download them: .*scanflow-no-such-package==9\.9.*\. Fix: check each requirement's name and version: each must exist as a wheel for Python 3\.11 /
+      },
+      {
+        base: 'scanflow/debian:bookworm',
+        requirements: ['six==1.16.0'],
+        reason:
+          /^step bad\.py: its requirements cannot be installed: its base image 'scanflow\/debian:bookworm' has no working python3 to install them into \(.+\)\. Fix: use a base image with Python and pip, such as 'scanflow\/python:3\.11'$/
+      }
+    ];
+    for (const { base, requirements, reason } of cases) {
+      const handle = run(
+        wf('bad', [
+          { kind: 'step', name: 'py', base, requirements, command: ['python3', '-c', 'pass'] },
+          nodeStep('after', "console.log('never')")
+        ]),
+        'pip-bad',
+        { baseDir: dir }
+      );
+      const result = await handle.done;
+      assert.equal(result.status, 'failed');
+      assert.ok(result.error instanceof RequirementsError, String(result.error));
+      assert.match(result.error.message, reason);
+      assert.doesNotMatch(result.error.message, /\n/);
+      assert.deepEqual(
+        result.steps.map(s => s.status),
+        ['failed', 'skipped']
+      );
+      const types = new Set(handle.history().map(e => e.type));
+      assert.ok(!types.has('step-building') && !types.has('step-running'));
+      assert.deepEqual(await leftovers(result.id), nothingLeft);
     }
   });
 

@@ -8,6 +8,7 @@ import { reachableFromContainers } from '../../src/run/docker/container-config';
 import { EventLog } from '../../src/run/events';
 import { BuildTrace } from '../../src/run/docker/build-trace';
 import { contextHash, ignoreRules } from '../../src/run/docker/images';
+import { pipTarget } from '../../src/run/docker/wheels';
 import { stepEnvironment, trackerFor } from '../../src/run/step-env';
 import { buildGraph } from '../../src/workflow';
 import { nodeStep, wf } from './helpers';
@@ -207,5 +208,23 @@ describe('build trace', () => {
     output.forEach(line => trace.read(line));
     assert.equal(trace.container, 'bd62e3f3a6f1');
     assert.deepEqual(trace.images, ['22b93eacd1e8', '9f8e7d6c5b4a']);
+  });
+});
+
+describe('pip download target', () => {
+  test("names the image's Python and every manylinux its C library can load", () => {
+    const target = pipTarget('3.11', 'cpython', 'x86_64', 'glibc', '2.36');
+    assert.equal(target.version, '3.11');
+    assert.equal(target.implementation, 'cp');
+    assert.deepEqual(target.abis, ['cp311', 'abi3', 'none']);
+    assert.equal(target.platforms[0], 'manylinux_2_36_x86_64');
+    for (const tag of ['manylinux_2_17_x86_64', 'manylinux2014_x86_64', 'manylinux1_x86_64']) {
+      assert.ok(target.platforms.includes(tag), tag);
+    }
+    assert.ok(!target.platforms.includes('manylinux_2_37_x86_64'));
+    assert.deepEqual(pipTarget('3.12', 'cpython', 'aarch64', '-', '-').platforms, [
+      'musllinux_1_2_aarch64',
+      'musllinux_1_1_aarch64'
+    ]);
   });
 });

@@ -67,17 +67,16 @@ export class DockerExecutor implements Executor {
       try {
         name = known
           ? step.spec.image!
-          : await ensureStepImage(
-              this.client,
-              step,
-              plan.baseDir,
-              {
+          : await ensureStepImage(this.client, step, {
+              baseDir: plan.baseDir,
+              labels: this.labels({ [LABEL.step]: step.id }),
+              progress: {
                 building: (image, cached) =>
                   emit({ type: 'step-building', step: step.id, image, cached }),
                 log: line => emit({ type: 'step-log', step: step.id, stream: 'stdout', line })
               },
               signal
-            );
+            });
       } catch (error) {
         // A cancelled pull or build is the cancel, not a failure of the step.
         if (signal.aborted) {
