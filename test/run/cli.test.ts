@@ -109,41 +109,43 @@ describe('scanflow run', () => {
     assert.deepEqual(await leftovers(dockerId), nothingLeft);
   });
 
-  test('Ctrl-C stops the run and removes its containers and network', async () => {
-    const runId = testRunId('sigint');
-    const file = writeDefinition(
-      wf('interrupted', [
-        nodeStep('first', "fs.mkdirSync(O+'/x');console.log('first done')", { outputs: ['x'] }),
-        nodeStep('long', "console.log('up');setTimeout(()=>{},120000)"),
-        nodeStep('never', "console.log('never')")
-      ])
-    );
-    let interrupted = false;
-    const result = await scanflow(['run', file, '--executor', 'docker', '--run-id', runId], {
-      onStdout: (stdout, child) => {
-        if (!interrupted && stdout.includes('interrupted.long | up')) {
-          interrupted = true;
-          child.kill('SIGINT');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    test(`${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} stops the run and removes its containers and network`, async () => {
+      const runId = testRunId(signal.toLowerCase());
+      const file = writeDefinition(
+        wf('interrupted', [
+          nodeStep('first', "fs.mkdirSync(O+'/x');console.log('first done')", { outputs: ['x'] }),
+          nodeStep('long', "console.log('up');setTimeout(()=>{},120000)"),
+          nodeStep('never', "console.log('never')")
+        ])
+      );
+      let interrupted = false;
+      const result = await scanflow(['run', file, '--executor', 'docker', '--run-id', runId], {
+        onStdout: (stdout, child) => {
+          if (!interrupted && stdout.includes('interrupted.long | up')) {
+            interrupted = true;
+            child.kill(signal);
+          }
         }
-      }
+      });
+      assert.ok(interrupted, `the long step never started: ${result.stdout}${result.stderr}`);
+      assert.equal(result.code, 130, result.stderr);
+      assert.equal(
+        result.stderr,
+        "scanflow: stopping: removing the run's containers (Ctrl-C again to quit now)\n" +
+          `scanflow: run ${runId} was cancelled; its containers and network are removed\n`
+      );
+      assert.match(result.stdout, /stop {3}interrupted\.long: cancelled/);
+      assert.match(result.stdout, /stop {3}interrupted\.never: cancelled/);
+      // The outputs of the step that finished are kept; nothing else is.
+      assert.deepEqual(await leftovers(runId), {
+        ...nothingLeft,
+        volumes: [`scanflow-${runId}-outputs`]
+      });
+      await scanflow(['clean', '--run', runId]);
+      assert.deepEqual(await leftovers(runId), nothingLeft);
     });
-    assert.ok(interrupted, `the long step never started: ${result.stdout}${result.stderr}`);
-    assert.equal(result.code, 130, result.stderr);
-    assert.equal(
-      result.stderr,
-      "scanflow: stopping: removing the run's containers (Ctrl-C again to quit now)\n" +
-        `scanflow: run ${runId} was cancelled; its containers and network are removed\n`
-    );
-    assert.match(result.stdout, /stop {3}interrupted\.long: cancelled/);
-    assert.match(result.stdout, /stop {3}interrupted\.never: cancelled/);
-    // The outputs of the step that finished are kept; nothing else is.
-    assert.deepEqual(await leftovers(runId), {
-      ...nothingLeft,
-      volumes: [`scanflow-${runId}-outputs`]
-    });
-    await scanflow(['clean', '--run', runId]);
-    assert.deepEqual(await leftovers(runId), nothingLeft);
-  });
+  }
 });
 
 describe('bad input gives one line naming the step and the cause, exit code 1, nothing left', () => {

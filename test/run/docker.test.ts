@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { ImageNotFoundError, RequirementsError, runWorkflow, type RunEvent } from '../../src/run';
+import { containerOptions } from '../../src/run/docker/container-config';
 import {
   docker,
   leftovers,
@@ -318,6 +319,35 @@ describe('docker executor', () => {
       /^step gpu\.train: it asks for 1 GPUs, which this Docker engine cannot give \(.*could not select device driver.*\)\. Fix: install the NVIDIA container toolkit, or remove 'resources\.gpus'$/
     );
     assert.deepEqual(await leftovers(result.id), nothingLeft);
+
+    // What the engine is asked for: the container is created with the GPU request and limits
+    // (starting it is what needs a GPU).
+    const runId = testRunId('gpu-request');
+    const created = await docker.createContainer(
+      containerOptions({
+        name: `scanflow-${runId}`,
+        image: 'scanflow/node:20',
+        command: ['true'],
+        env: {},
+        labels: { 'scanflow.run': runId },
+        network: 'bridge',
+        alias: 'train',
+        volume: `scanflow-${runId}-outputs`,
+        resources: { gpus: 2, cpus: 1.5, memory: '1g' }
+      })
+    );
+    try {
+      const { HostConfig } = await created.inspect();
+      assert.deepEqual(HostConfig.DeviceRequests, [
+        { Driver: '', Count: 2, DeviceIDs: null, Capabilities: [['gpu']], Options: null }
+      ]);
+      assert.equal(HostConfig.NanoCpus, 1.5e9);
+      assert.equal(HostConfig.Memory, 1024 ** 3);
+    } finally {
+      await created.remove({ force: true });
+      // Created by the engine for the mount, without labels.
+      await docker.getVolume(`scanflow-${runId}-outputs`).remove();
+    }
   });
 
   test('builds a step image from a dockerfile once, then reuses it; a base image gets the files', async () => {
