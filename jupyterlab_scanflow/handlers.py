@@ -6,6 +6,9 @@
   ``X-Scanflow-Tracker`` header, an optional bearer token in ``X-Scanflow-Tracker-Token``; the
   browser's own credentials for Jupyter are never forwarded.
 - ``/scanflow/clean``: runs ``scanflow clean`` (argv array, no shell) and returns its output.
+- ``/scanflow/run``: starts ``scanflow run <workflow file> --executor <executor>`` in the
+  background (argv array); its output goes to a log file next to the workflow, under
+  ``.scanflow-logs/``, which the lab opens.
 
 Every route needs Jupyter's authentication (and, for POST, its XSRF check) like any API route.
 """
@@ -15,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import time
 from urllib.parse import urlsplit
 
 import tornado.web
@@ -29,6 +33,8 @@ READ_PATH = re.compile(r"^api/2\.0/mlflow/(experiments|runs|metrics|registered-m
 # Searches are POSTs in MLflow's API but read nothing into the store.
 POST_SEARCHES = {"api/2.0/mlflow/experiments/search", "api/2.0/mlflow/runs/search"}
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+EXECUTORS = ("auto", "docker", "local")
+WORKFLOW_FILE = re.compile(r"\.(ts|js|json|ya?ml)$")
 
 
 class Scanflow(Configurable):
@@ -168,6 +174,58 @@ class CleanHandler(APIHandler):
         )
 
 
+class RunHandler(APIHandler):
+    """``POST {"path": "<workflow file>", "executor": "auto"|"docker"|"local"}``: starts a run."""
+
+    # Runs outlive their request: their processes are awaited here so none is left a zombie.
+    running = set()
+
+    @tornado.web.authenticated
+    async def post(self):
+        try:
+            options = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
+        path = options.get("path") if isinstance(options, dict) else None
+        executor = options.get("executor", "auto") if isinstance(options, dict) else None
+        if executor not in EXECUTORS:
+            raise tornado.web.HTTPError(400, f"The executor must be one of {', '.join(EXECUTORS)}.")
+        if not isinstance(path, str) or not WORKFLOW_FILE.search(path):
+            raise tornado.web.HTTPError(400, "Give a workflow file: .ts, .js, .json or .yaml.")
+        root = os.path.realpath(self.serverapp.root_dir)
+        workflow = os.path.realpath(os.path.join(root, path.lstrip("/")))
+        if os.path.commonpath([root, workflow]) != root or not os.path.isfile(workflow):
+            raise tornado.web.HTTPError(404, f"No workflow file '{path}' under the server's root.")
+        config = Scanflow(parent=self.serverapp)
+        argv = config.argv(root)
+        if argv is None:
+            raise tornado.web.HTTPError(503, "The scanflow CLI was not found: set c.Scanflow.command.")
+        argv += ["run", workflow, "--executor", executor]
+        folder = os.path.dirname(workflow)
+        logs = os.path.join(folder, ".scanflow-logs")
+        os.makedirs(logs, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        log_path = os.path.join(logs, f"{os.path.basename(workflow)}.{stamp}.log")
+        with open(log_path, "ab") as log:
+            log.write(f"$ scanflow run {os.path.basename(workflow)} --executor {executor}\n".encode())
+            log.flush()
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    cwd=folder,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                raise tornado.web.HTTPError(503, f"Could not start {argv[0]}: {error.strerror}.")
+        task = asyncio.ensure_future(process.wait())
+        RunHandler.running.add(task)
+        task.add_done_callback(RunHandler.running.discard)
+        self.finish({"pid": process.pid, "log": os.path.relpath(log_path, root)})
+
+
 def setup_handlers(server_app):
     web_app = server_app.web_app
     base = url_path_join(web_app.settings["base_url"], "scanflow")
@@ -176,5 +234,6 @@ def setup_handlers(server_app):
         [
             (url_path_join(base, "tracker", "(.*)"), TrackerProxyHandler),
             (url_path_join(base, "clean"), CleanHandler),
+            (url_path_join(base, "run"), RunHandler),
         ],
     )

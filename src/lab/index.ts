@@ -1,85 +1,18 @@
 /**
- * Scanflow's JupyterLab plugins (the MIME renderers are in ./mime.ts): palette commands that act
- * on the workflow graph used last, and the graph settings.
+ * Scanflow's JupyterLab plugins (the MIME renderers are in ./mime.ts), one concern each: settings,
+ * requests to the server extension, the graph's layout engine and commands, the tracker panel,
+ * cleaning up, runs started from the lab, the labeling widget's file store, and charts.
  */
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
-import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { preloadLayout } from './graph-layout';
+import { clean } from './clean-plugin';
+import { graphCommands, graphLayout } from './graph-plugins';
 import { labelingServices } from './labeling-renderer';
+import { runWorkflow } from './run-plugin';
+import { server } from './server-plugin';
+import { settings } from './settings-plugin';
+import { trackerPanel } from './tracker-plugin';
 import { trackerServices } from './tracker-renderer';
-import { graphSettings, WorkflowRenderer } from './workflow-renderer';
-
-const CATEGORY = 'Scanflow';
-
-export const COMMANDS = {
-  exportGraph: 'scanflow:export-graph',
-  collapseAll: 'scanflow:collapse-all',
-  expandAll: 'scanflow:expand-all'
-} as const;
-
-const commands: JupyterFrontEndPlugin<void> = {
-  id: 'scanflow:commands',
-  description: 'Palette commands for Scanflow workflow graphs.',
-  autoStart: true,
-  optional: [ICommandPalette],
-  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
-    const current = (): WorkflowRenderer | undefined => {
-      const graph = WorkflowRenderer.current;
-      return graph && !graph.isDisposed ? graph : undefined;
-    };
-    app.commands.addCommand(COMMANDS.exportGraph, {
-      label: 'Export Workflow Graph as SVG',
-      caption: 'Download the workflow graph used last as an SVG file',
-      isEnabled: () => current() !== undefined,
-      execute: () => current()?.exportSvg()
-    });
-    app.commands.addCommand(COMMANDS.collapseAll, {
-      label: 'Collapse All Sub-workflows',
-      isEnabled: () => current() !== undefined,
-      execute: () => current()?.collapseAll(true)
-    });
-    app.commands.addCommand(COMMANDS.expandAll, {
-      label: 'Expand All Sub-workflows',
-      isEnabled: () => current() !== undefined,
-      execute: () => current()?.collapseAll(false)
-    });
-    for (const command of Object.values(COMMANDS)) {
-      palette?.addItem({ command, category: CATEGORY });
-    }
-  }
-};
-
-const graphLayout: JupyterFrontEndPlugin<void> = {
-  id: 'scanflow:graph-layout',
-  description: 'Starts the graph layout engine (elkjs in a Web Worker) and warms it up at startup.',
-  autoStart: true,
-  activate: () => {
-    // Users open a notebook once: its graphs should not pay for compiling elkjs.
-    void preloadLayout();
-  }
-};
-
-const settings: JupyterFrontEndPlugin<void> = {
-  id: 'scanflow:settings',
-  description: 'Loads the Scanflow settings (graph height, when to collapse big graphs).',
-  autoStart: true,
-  requires: [ISettingRegistry],
-  activate: async (_app: JupyterFrontEnd, registry: ISettingRegistry) => {
-    const apply = (loaded: ISettingRegistry.ISettings): void => {
-      graphSettings.maxHeight = Number(loaded.get('maxGraphHeight').composite) || 560;
-      graphSettings.collapseAbove = Number(loaded.get('collapseAbove').composite) || 0;
-    };
-    try {
-      const loaded = await registry.load('scanflow:settings');
-      apply(loaded);
-      loaded.changed.connect(apply);
-    } catch (error) {
-      console.warn('scanflow: settings could not be loaded', error);
-    }
-  }
-};
 
 const labeling: JupyterFrontEndPlugin<void> = {
   id: 'scanflow:labeling',
@@ -128,4 +61,14 @@ const charts: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [commands, graphLayout, settings, labeling, charts];
+export default [
+  settings,
+  server,
+  graphLayout,
+  graphCommands,
+  trackerPanel,
+  clean,
+  runWorkflow,
+  labeling,
+  charts
+];

@@ -7,7 +7,11 @@ export interface ChartRendering {
   createRenderer(mimeType: string): IRenderMime.IRenderer;
 }
 
-export const trackerServices: { charts?: ChartRendering } = {};
+export const trackerServices: {
+  charts?: ChartRendering;
+  /** A vega theme for the charts ('auto': JupyterLab's choice); set from the settings. */
+  chartTheme: string;
+} = { chartTheme: 'auto' };
 
 const VEGA_LITE = 'application/vnd.vegalite.v5+json';
 
@@ -44,7 +48,7 @@ export class TrackerRenderer extends Widget implements IRenderMime.IRenderer {
   private readonly diff = element('div', 'jp-ScanflowTracker-diff');
   private readonly chartBox = element('div', 'jp-ScanflowTracker-charts');
 
-  constructor(private readonly options: IRenderMime.IRendererOptions) {
+  constructor(private readonly options: Pick<IRenderMime.IRendererOptions, 'mimeType'>) {
     super();
     this.addClass('jp-ScanflowTracker');
     this.search.type = 'search';
@@ -199,10 +203,13 @@ export class TrackerRenderer extends Widget implements IRenderMime.IRenderer {
         const renderer = charts.createRenderer(VEGA_LITE);
         this.charts.push(renderer);
         this.chartBox.appendChild(renderer.node);
+        // JupyterLab's vega renderer reads vega-embed options from the output's metadata.
+        const theme = trackerServices.chartTheme;
+        const metadata = theme === 'auto' ? {} : { [VEGA_LITE]: { embed_options: { theme } } };
         await renderer.renderModel({
           trusted: true,
           data: { [VEGA_LITE]: spec as IRenderMime.IMimeModel['data'][string] },
-          metadata: {},
+          metadata,
           setData: () => undefined
         });
       } catch (error) {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
@@ -164,5 +164,44 @@ describe('the jupyterlab_scanflow server extension', () => {
       assert.notEqual(result.exitCode, 0);
       assert.match(result.stderr, /docker/i);
     }
+  });
+
+  it('starts `scanflow run` of a workflow file with the chosen executor, logging to a file', async () => {
+    const definition = {
+      kind: 'workflow',
+      name: 'from-lab',
+      steps: [
+        {
+          kind: 'step',
+          name: 'say',
+          image: 'scanflow/node:20',
+          command: ['node', '-e', "console.log('hello from the lab')"]
+        }
+      ]
+    };
+    writeFileSync(join(labRoot, 'from-lab.json'), JSON.stringify(definition));
+    const response = await call('run', {
+      method: 'POST',
+      body: { path: 'from-lab.json', executor: 'local' }
+    });
+    assert.equal(response.status, 200, jupyter!.log().slice(-3000));
+    const { log } = (await response.json()) as { log: string };
+    assert.match(log, /^\.scanflow-logs\/from-lab\.json\.\d{8}-\d{6}\.log$/);
+    const text = (): string => readFileSync(join(labRoot, log), 'utf8');
+    for (let i = 0; i < 600 && !/^run \S+ (succeeded|failed)/m.test(text()); i++) {
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
+    assert.match(text(), /^\$ scanflow run from-lab\.json --executor local$/m);
+    assert.match(text(), /hello from the lab/);
+    assert.match(text(), /local executor/);
+    assert.match(text(), /^run \S+ succeeded: 1 steps/m);
+
+    // Only workflow files under the server's root, and only known executors.
+    const refused = async (body: unknown): Promise<number> =>
+      (await call('run', { method: 'POST', body })).status;
+    assert.equal(await refused({ path: 'from-lab.json', executor: 'kubernetes' }), 400);
+    assert.equal(await refused({ path: '../etc/passwd.json' }), 404);
+    assert.equal(await refused({ path: 'notes.txt' }), 400);
+    assert.equal(existsSync(join(labRoot, '..', 'etc')), false);
   });
 });
