@@ -8,8 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { DefinitionError, flatten, type WorkflowSpec } from '../workflow';
-import { dataFlowProblems } from './data-flow';
+import { flatten, type WorkflowSpec } from '../workflow';
 import { DockerExecutor, type DockerExecutorOptions } from './docker/executor';
 import { CleanupError, EngineError, RunError } from './errors';
 import { EventLog, type ExecutorKind, type RunEvent, type WorkflowRunStatus } from './events';
@@ -102,10 +101,6 @@ export interface WorkflowRun extends AsyncIterable<RunEvent> {
  */
 export function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): WorkflowRun {
   const graph = flatten(spec);
-  const problems = dataFlowProblems(graph);
-  if (problems.length > 0) {
-    throw new DefinitionError(problems);
-  }
   const id = options.runId ?? newRunId();
   const log = new EventLog(id);
   const cancel = new AbortController();

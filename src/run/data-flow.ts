@@ -1,2 +1,0 @@
-// The check moved to the workflow model so that `scanflow validate` reports it too.
-export { dataFlowProblems } from '../workflow/data-flow';
