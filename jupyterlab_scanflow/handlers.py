@@ -8,7 +8,7 @@
 - ``/scanflow/clean``: runs ``scanflow clean`` (argv array, no shell) and returns its output.
 - ``/scanflow/run``: starts ``scanflow run <workflow file> --executor <executor>`` in the
   background (argv array); its output goes to a log file next to the workflow, under
-  ``.scanflow-logs/``, which the lab opens.
+  ``scanflow-logs/``, which the lab opens.
 
 Every route needs Jupyter's authentication (and, for POST, its XSRF check) like any API route.
 """
@@ -202,7 +202,7 @@ class RunHandler(APIHandler):
             raise tornado.web.HTTPError(503, "The scanflow CLI was not found: set c.Scanflow.command.")
         argv += ["run", workflow, "--executor", executor]
         folder = os.path.dirname(workflow)
-        logs = os.path.join(folder, ".scanflow-logs")
+        logs = os.path.join(folder, "scanflow-logs")
         os.makedirs(logs, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         log_path = os.path.join(logs, f"{os.path.basename(workflow)}.{stamp}.log")

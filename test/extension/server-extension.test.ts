@@ -186,7 +186,7 @@ describe('the jupyterlab_scanflow server extension', () => {
     });
     assert.equal(response.status, 200, jupyter!.log().slice(-3000));
     const { log } = (await response.json()) as { log: string };
-    assert.match(log, /^\.scanflow-logs\/from-lab\.json\.\d{8}-\d{6}\.log$/);
+    assert.match(log, /^scanflow-logs\/from-lab\.json\.\d{8}-\d{6}\.log$/);
     const text = (): string => readFileSync(join(labRoot, log), 'utf8');
     for (let i = 0; i < 600 && !/^run \S+ (succeeded|failed)/m.test(text()); i++) {
       await new Promise(resolve => setTimeout(resolve, 100));
