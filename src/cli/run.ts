@@ -76,7 +76,8 @@ export function registerRunCommands(program: Command, output: Output): void {
         } else {
           display.stop();
           output.err(
-            `scanflow: quit before cleaning up; \`scanflow clean --run ${run.id}\` removes what is left\n`
+            `scanflow: quit before cleaning up; the run's containers and network are removed in ` +
+              `the background (\`scanflow clean --run ${run.id}\` removes anything left)\n`
           );
           process.exit(EXIT_INTERRUPTED);
         }

@@ -12,6 +12,8 @@ export interface RunPlan {
   graph: FlatGraph;
   /** The folder relative paths of the definition (dockerfile, context) are resolved against. */
   baseDir: string;
+  /** RunOptions.keepOutputs: true keeps the outputs, false never does, undefined decides at the end. */
+  keepOutputs?: boolean;
 }
 
 /** One attempt of one step. */

@@ -107,7 +107,13 @@ export function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): Workf
   // Every running step listens for the cancel; more than ten at once is not a leak.
   setMaxListeners(0, cancel.signal);
 
-  const plan: RunPlan = { runId: id, spec, graph, baseDir: options.baseDir ?? process.cwd() };
+  const plan: RunPlan = {
+    runId: id,
+    spec,
+    graph,
+    baseDir: options.baseDir ?? process.cwd(),
+    keepOutputs: options.keepOutputs
+  };
   const done = execute(plan, options, log, cancel.signal);
   if (options.handleSignals ?? true) {
     cancelOnSignals({ id, cancel: () => cancel.abort(), done });

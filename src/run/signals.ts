@@ -13,18 +13,28 @@ export interface CancellableRun {
   done: Promise<RunResult>;
 }
 
+/** How long a kernel told to end (SIGTERM) may spend removing its runs' objects. */
+const KERNEL_TERM_GRACE_MS = 10_000;
+
 /**
- * Cancels `run` on SIGINT/SIGTERM until it has ended. Inside a tslab kernel only SIGINT is
- * watched (SIGTERM must still end the kernel), and the cell is told, in one line each, that the
- * run is being stopped and when everything of it is gone.
+ * Cancels `run` on SIGINT/SIGTERM until it has ended. Inside a tslab kernel, the cell is told, in
+ * one line each, that an interrupted run is being stopped and when everything of it is gone; a
+ * SIGTERM (Jupyter's second step when a shutdown or restart request did not end the kernel) also
+ * cancels the run, and ends the kernel once the run has cleaned up, within a bound: SIGTERM must
+ * still end the kernel. Whatever a SIGKILL cuts short is left to the reaper (docker/reaper.ts).
  */
 export function cancelOnSignals(run: CancellableRun): void {
   const kernel = insideTslabKernel();
-  const signals: NodeJS.Signals[] = kernel ? ['SIGINT'] : ['SIGINT', 'SIGTERM'];
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
   let interrupted = false;
+  let terminating = false;
   let ended = false;
-  const onSignal = (): void => {
-    if (kernel && !interrupted) {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (kernel && signal === 'SIGTERM') {
+      // The notebook is going away: nothing is printed into it any more.
+      terminating = true;
+      setTimeout(() => process.exit(128 + 15), KERNEL_TERM_GRACE_MS).unref();
+    } else if (kernel && !interrupted && !terminating) {
       // tslab ends the awaiting cell at once; the cleanup goes on and reports below.
       process.stderr.write(`run ${run.id} interrupted: stopping it and removing its containers\n`);
     }
@@ -46,7 +56,11 @@ export function cancelOnSignals(run: CancellableRun): void {
   void run.done.then(result => {
     ended = true;
     signals.forEach(signal => process.off(signal, onSignal));
-    if (kernel && interrupted) {
+    if (terminating) {
+      // The SIGTERM this kernel put off: with no listener left it ends the kernel (a run still
+      // cleaning up catches it instead, and does the same when it is done).
+      process.kill(process.pid, 'SIGTERM');
+    } else if (kernel && interrupted) {
       process.stderr.write(`${interruptedLine(result)}\n`);
     }
   });

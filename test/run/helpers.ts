@@ -148,3 +148,32 @@ export function scanflow(
     options
   );
 }
+
+/**
+ * Asks `probe` again (every half second, for at most `limitMs`) until `enough` holds of its
+ * answer, and returns the last answer: the caller asserts on it. For what happens in the
+ * background, such as the reaper's sweep; the limit is generous, not a measure.
+ */
+export async function settle<T>(
+  probe: () => Promise<T>,
+  enough: (answer: T) => boolean,
+  limitMs = 60_000
+): Promise<T> {
+  const end = Date.now() + limitMs;
+  let answer = await probe();
+  while (!enough(answer) && Date.now() < end) {
+    await new Promise(resolve => setTimeout(resolve, 500));
+    answer = await probe();
+  }
+  return answer;
+}
+
+/** Whether a process with this id exists (the reaper, say). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -14,6 +14,7 @@ import type { ParameterValue } from '../../workflow';
 import { DockerClient, LABEL, errorText, statusOf, type DockerOptions } from './client';
 import { containerOptions } from './container-config';
 import { ensureStepImage } from './images';
+import { reaper } from './reaper';
 
 export interface DockerExecutorOptions {
   /** How to reach the engine; by default DOCKER_HOST or the local socket. */
@@ -93,6 +94,8 @@ export class DockerExecutor implements Executor {
 
   async open(): Promise<void> {
     this.opened = true;
+    // Before anything exists: should this process die from now on, the reaper removes it all.
+    reaper.opened(this.runId, this.options.docker, this.plan!.keepOutputs === true);
     await Promise.all([
       this.client.createNetwork(this.network, this.labels()),
       this.client.createVolume(this.outputs, this.labels())
@@ -131,7 +134,12 @@ export class DockerExecutor implements Executor {
     }
     this.live.add(container);
     try {
-      return await this.attachAndWait(container, request, command, image);
+      const outcome = await this.attachAndWait(container, request, command, image);
+      if (outcome.exitCode === 0 && step.spec.outputs?.length && this.plan!.keepOutputs !== false) {
+        // The volume holds outputs now: kept by the run's own cleanup, and by the reaper's.
+        reaper.keep(this.runId);
+      }
+      return outcome;
     } finally {
       this.live.delete(container);
       await container.remove({ force: true, v: true }).catch(() => undefined);
@@ -227,5 +235,7 @@ export class DockerExecutor implements Executor {
     // Sweep by label as well: nothing of the run outlives it, whatever happened above.
     const run = { [LABEL.run]: this.runId };
     await this.client.removeLabelled(run, { volumes: !keepOutputs });
+    // Only now: had the sweep failed, the reaper would try again once this process ends.
+    reaper.closed(this.runId);
   }
 }

@@ -1,0 +1,129 @@
+/**
+ * The reaper: a small detached process that removes a run's containers and network (and its
+ * outputs volume, unless the outputs are worth keeping) when the process that started the run goes
+ * away before the run has cleaned up: a tslab kernel restarted or shut down, a SIGKILL, a crash.
+ *
+ * The idea is testcontainers' Ryuk, without a container: this process holds the write end of a
+ * pipe to the reaper and tells it, one JSON line at a time, which runs are open. The kernel closes
+ * the pipe whenever this process ends, however it ends; the reaper then sweeps, through the Docker
+ * API and the same `removeLabelled` as `scanflow clean`, the runs that were never reported closed,
+ * and exits. One reaper per process, started by the first Docker run; when no run has been open
+ * for a few seconds this process closes the pipe itself, and the reaper, with nothing to sweep,
+ * exits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { extname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { DockerOptions } from './client';
+
+/** How the reaper reaches the engine: the part of DockerOptions that can travel as JSON. */
+export type ReaperConnection = Pick<DockerOptions, 'socketPath' | 'host' | 'port' | 'protocol'>;
+
+/** One line from the owner to the reaper. */
+export type ReaperMessage =
+  { open: string; docker: ReaperConnection; keep: boolean } | { keep: string } | { closed: string };
+
+/** How long the reaper stays after the last run closed, so that back-to-back runs share it. */
+const LINGER_MS = 5000;
+
+interface OpenRun {
+  docker: ReaperConnection;
+  keep: boolean;
+}
+
+class Reaper {
+  private child?: ChildProcess;
+  private readonly open = new Map<string, OpenRun>();
+  private idle?: NodeJS.Timeout;
+
+  /**
+   * Call before the run creates anything: from then on, if this process dies, the reaper removes
+   * what carries the run's label. `keep`: its outputs volume is kept whatever happens.
+   */
+  opened(runId: string, docker: DockerOptions | undefined, keep: boolean): void {
+    clearTimeout(this.idle);
+    const run = { docker: connection(docker), keep };
+    this.open.set(runId, run);
+    this.send({ open: runId, ...run });
+  }
+
+  /** The run's outputs volume holds outputs now: the reaper keeps it. */
+  keep(runId: string): void {
+    const run = this.open.get(runId);
+    if (run && !run.keep) {
+      run.keep = true;
+      this.send({ keep: runId });
+    }
+  }
+
+  /** The run has removed everything of its own: the reaper forgets it. */
+  closed(runId: string): void {
+    if (!this.open.delete(runId)) {
+      return;
+    }
+    this.send({ closed: runId });
+    if (this.open.size === 0) {
+      this.idle = setTimeout(() => this.stop(), LINGER_MS).unref();
+    }
+  }
+
+  /** The reaper's process id while it runs (for tests). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private send(message: ReaperMessage): void {
+    if (this.child) {
+      this.child.stdin!.write(`${JSON.stringify(message)}\n`);
+    } else if (this.open.size > 0) {
+      // A new reaper (the first, or one after the last went away) learns every open run.
+      this.start();
+    }
+  }
+
+  private start(): void {
+    const child = spawn(process.execPath, reaperArgv(), {
+      // Its own session: the signals a Jupyter server sends the kernel's process group on a
+      // restart or shutdown (SIGINT, SIGTERM, SIGKILL) must not reach it.
+      detached: true,
+      // Nothing it prints could reach a notebook cell or a terminal.
+      stdio: ['pipe', 'ignore', 'ignore']
+    });
+    this.child = child;
+    const gone = (): void => {
+      if (this.child === child) this.child = undefined;
+    };
+    child.on('error', gone);
+    child.on('exit', gone);
+    child.stdin!.on('error', gone);
+    // Neither the process nor the pipe keeps this process (a kernel, a CLI) alive.
+    child.unref();
+    (child.stdin as Socket).unref();
+    const lines = [...this.open].map(([id, run]) => JSON.stringify({ open: id, ...run }));
+    child.stdin!.write(lines.map(line => `${line}\n`).join(''));
+  }
+
+  private stop(): void {
+    // End of input with no run open: the reaper exits without touching anything.
+    this.child?.stdin!.end();
+    this.child = undefined;
+  }
+}
+
+/** The reaper of this process. */
+export const reaper = new Reaper();
+
+/** node [loader] reaper-process: from the sources (tsx) or from lib/. */
+function reaperArgv(): string[] {
+  const extension = extname(__filename);
+  const entry = join(__dirname, `reaper-process${extension}`);
+  return extension === '.ts'
+    ? ['--import', pathToFileURL(require.resolve('tsx')).href, entry]
+    : [entry];
+}
+
+function connection(options: DockerOptions | undefined): ReaperConnection {
+  const { socketPath, host, port, protocol } = options ?? {};
+  return { socketPath, host, port, protocol };
+}

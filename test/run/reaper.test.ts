@@ -1,0 +1,189 @@
+/**
+ * No run outlives the process that started it: a tslab kernel restarted or shut down from the
+ * notebook, a Node process killed with SIGKILL. The reaper (src/run/docker/reaper.ts) removes what
+ * the run could not; it touches nothing of runs that ended normally nor of other processes, and
+ * goes away when there is nothing left to watch.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { runWorkflow } from '../../src/run';
+import { reaper } from '../../src/run/docker/reaper';
+import {
+  docker,
+  leftovers,
+  nodeStep,
+  processExists,
+  removeRunVolumes,
+  settle,
+  testRunId,
+  wf
+} from './helpers';
+
+const root = join(__dirname, '..', '..');
+const python = join(root, '.venv', 'bin', 'python');
+const notebooks = join(root, 'examples', 'notebooks');
+const nothingLeft = { containers: [], networks: [], volumes: [] };
+type Leftovers = Awaited<ReturnType<typeof leftovers>>;
+const gone = (left: Leftovers): boolean =>
+  left.containers.length + left.networks.length + left.volumes.length === 0;
+
+/** Another process's run in progress: a network with its label, which nobody here may remove. */
+const foreign = testRunId('reaper-foreign');
+const foreignNetwork = `scanflow-${foreign}`;
+const runIds = [foreign];
+
+after(async () => {
+  await docker
+    .getNetwork(foreignNetwork)
+    .remove()
+    .catch(() => undefined);
+  await Promise.all(runIds.map(removeRunVolumes));
+});
+
+async function foreignRunIsThere(): Promise<boolean> {
+  const networks = await docker.listNetworks({
+    filters: JSON.stringify({ label: [`scanflow.run=${foreign}`] })
+  });
+  return networks.length === 1;
+}
+
+interface Message {
+  cell?: number;
+  type: string;
+  content?: { status?: string; name?: string; text?: string };
+}
+
+/**
+ * A cell that starts a run whose step ignores SIGTERM, with a stop grace far longer than Jupyter
+ * waits for a kernel to end: the run cannot clean up before the kernel is killed.
+ */
+const stubbornRun = (runId: string): string => `
+const stubborn = workflow('reaped', [
+  step('sleep', { image: 'scanflow/node:20', command: ['node', '-e', "process.on('SIGTERM',()=>{});console.log('up');setInterval(()=>{},1000)"] })
+]);
+const run = runWorkflow(stubborn, { executor: 'docker', runId: '${runId}', docker: { stopGraceSeconds: 600 } });
+run.on(event => { if (event.type === 'step-log') console.log(event.step, event.line); });
+await run.done;`;
+
+describe('the reaper', () => {
+  test('a tslab kernel restarted, then shut down, in the middle of a run leaves nothing of it', async () => {
+    assert.ok(existsSync(python), 'run bash scripts/setup.sh first (.venv is missing)');
+    const restarted = testRunId('kernel-restarted');
+    const shutDown = testRunId('kernel-shutdown');
+    const afterRestart = testRunId('kernel-after');
+    runIds.push(restarted, shutDown, afterRestart);
+    await docker.createNetwork({ Name: foreignNetwork, Labels: { 'scanflow.run': foreign } });
+    const cells = [
+      {
+        code: `import { runWorkflow, workflow, step } from 'scanflow';${stubbornRun(restarted)}`,
+        restart_on: 'reaped.sleep up'
+      },
+      // The new kernel runs cells, and workflows.
+      {
+        code: `import { runWorkflow, workflow, step } from 'scanflow';
+const quick = workflow('after', [step('hi', { image: 'scanflow/node:20', command: ['node', '-e', "console.log('hi')"] })]);
+const done = await runWorkflow(quick, { executor: 'docker', runId: '${afterRestart}' }).done;
+console.log('after', done.status, 6 * 7);`
+      },
+      { code: stubbornRun(shutDown), shutdown_on: 'reaped.sleep up' }
+    ];
+    const driver = spawnSync(
+      python,
+      [join(__dirname, 'fixtures', 'kernel_session.py'), 'tslab', notebooks],
+      { input: JSON.stringify(cells), encoding: 'utf8', timeout: 300_000 }
+    );
+    assert.equal(driver.status, 0, `${driver.stderr}\n${driver.stdout.slice(-3000)}`);
+    const messages = driver.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map(line => JSON.parse(line) as Message);
+    const of = (cell: number, type: string): Message[] =>
+      messages.filter(m => m.cell === cell && m.type === type);
+    assert.equal(of(0, 'restarted').length, 1, 'the kernel was never restarted');
+    assert.equal(of(2, 'shutdown').length, 1, 'the kernel was never shut down');
+
+    // The restarted kernel works.
+    assert.equal(of(1, 'reply')[0]?.content?.status, 'ok');
+    const printed = of(1, 'stream')
+      .map(m => m.content?.text ?? '')
+      .join('');
+    assert.equal(printed, 'after succeeded 42\n');
+
+    // Nothing is left of the runs the kernels could not finish: no container, network or volume.
+    assert.deepEqual(await settle(() => leftovers(restarted), gone), nothingLeft);
+    assert.deepEqual(await settle(() => leftovers(shutDown), gone), nothingLeft);
+    assert.ok(await foreignRunIsThere(), "another process's run was touched");
+  });
+
+  test('a Node process killed with SIGKILL mid-run leaves nothing of that run, and keeps what it should', async () => {
+    const kept = testRunId('sigkill-kept');
+    const killed = testRunId('sigkill-killed');
+    runIds.push(kept, killed);
+    if (!(await foreignRunIsThere())) {
+      await docker.createNetwork({ Name: foreignNetwork, Labels: { 'scanflow.run': foreign } });
+    }
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, 'fixtures', 'two-runs.ts'), kept, killed],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const up = await new Promise<boolean>(resolve => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('killed.long up')) resolve(true);
+      });
+      child.on('exit', () => resolve(false));
+    });
+    assert.ok(up, `the long step never started: ${stdout}${stderr}`);
+    assert.match(stdout, /^kept succeeded$/m);
+    assert.equal((await leftovers(killed)).containers.length, 1);
+    child.kill('SIGKILL');
+
+    assert.deepEqual(await settle(() => leftovers(killed), gone), nothingLeft);
+    // The run that had ended keeps its outputs volume; the other process's run is untouched.
+    assert.deepEqual(await leftovers(kept), {
+      ...nothingLeft,
+      volumes: [`scanflow-${kept}-outputs`]
+    });
+    assert.ok(await foreignRunIsThere(), "another process's run was touched");
+  });
+
+  test('in a process that lives on, a run that ends normally keeps its outputs and the reaper goes away', async () => {
+    const runId = testRunId('reaper-normal');
+    runIds.push(runId);
+    if (!(await foreignRunIsThere())) {
+      await docker.createNetwork({ Name: foreignNetwork, Labels: { 'scanflow.run': foreign } });
+    }
+    const run = runWorkflow(
+      wf('normal', [nodeStep('write', "fs.mkdirSync(O+'/result');", { outputs: ['result'] })]),
+      { executor: 'docker', runId, tracking: false, handleSignals: false }
+    );
+    let watcher: number | undefined;
+    run.on(event => {
+      if (event.type === 'step-running') watcher = reaper.pid;
+    });
+    const result = await run.done;
+    assert.equal(result.status, 'succeeded');
+    assert.ok(watcher !== undefined, 'no reaper watched the run');
+
+    // With no run left to watch, the reaper exits while this process goes on.
+    assert.equal(
+      await settle(
+        async () => processExists(watcher!),
+        alive => !alive
+      ),
+      false
+    );
+    assert.deepEqual(await leftovers(runId), {
+      ...nothingLeft,
+      volumes: [`scanflow-${runId}-outputs`]
+    });
+    assert.ok(await foreignRunIsThere(), "another process's run was touched");
+  });
+});
