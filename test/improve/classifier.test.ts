@@ -88,6 +88,23 @@ describe('classifier', () => {
     for (const m of [model, loaded, further]) m.dispose();
   });
 
+  it('averages passes with dropout on when asked for several samples', async () => {
+    const model = await Classifier.train(bars(30, 11), 3, { ...CNN, dropout: 0.5 });
+    const probe = bars(6, 12).x;
+    const plain = model.predictProbabilities(probe);
+    const averaged = model.predictProbabilities(probe, { samples: 8 });
+    assert.equal(averaged.length, 6);
+    for (const row of averaged) {
+      assert.equal(row.length, 3);
+      assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+    }
+    assert.notDeepEqual(averaged, plain);
+    // The plain prediction does not change: dropout is only on for the averaged passes.
+    assert.deepEqual(model.predictProbabilities(probe), plain);
+    assert.throws(() => model.predictProbabilities(probe, { samples: 0 }), /at least 1/);
+    model.dispose();
+  });
+
   it('refuses an image size that does not match the rows, naming the fix', async () => {
     await assert.rejects(
       Classifier.train(bars(6, 1), 3, { ...CNN, image: { width: 7, height: 8 } }),

@@ -36,6 +36,7 @@ describe('active learner: query, label, teach', () => {
       labeled: blobs(6, 1),
       heldOut: blobs(300, 2),
       strategy: 'margin',
+      dropoutPasses: 4,
       classifier: SMALL
     });
     const root = mkdtempSync(join(tmpdir(), 'scanflow-learner-'));
