@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { runWorkflow } from '../../src/run';
 import { reaper } from '../../src/run/docker/reaper';
+import { ArtifactStore, SqliteStore, defaultArtifactsDir, loadRecordedRun } from '../../src/track';
 import {
   docker,
   leftovers,
@@ -53,7 +55,23 @@ async function foreignRunIsThere(): Promise<boolean> {
 interface Message {
   cell?: number;
   type: string;
+  alive?: boolean;
   content?: { status?: string; name?: string; text?: string };
+}
+
+/** Runs cells in a real tslab kernel (fixtures/kernel_session.py); returns its messages. */
+function kernelSession(cells: object[]): Message[] {
+  assert.ok(existsSync(python), 'run bash scripts/setup.sh first (.venv is missing)');
+  const driver = spawnSync(
+    python,
+    [join(__dirname, 'fixtures', 'kernel_session.py'), 'tslab', notebooks],
+    { input: JSON.stringify(cells), encoding: 'utf8', timeout: 300_000 }
+  );
+  assert.equal(driver.status, 0, `${driver.stderr}\n${driver.stdout.slice(-3000)}`);
+  return driver.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map(line => JSON.parse(line) as Message);
 }
 
 /**
@@ -68,9 +86,8 @@ const run = runWorkflow(stubborn, { executor: 'docker', runId: '${runId}', docke
 run.on(event => { if (event.type === 'step-log') console.log(event.step, event.line); });
 await run.done;`;
 
-describe('the reaper', () => {
+describe('when the process of a run ends before the run', () => {
   test('a tslab kernel restarted, then shut down, in the middle of a run leaves nothing of it', async () => {
-    assert.ok(existsSync(python), 'run bash scripts/setup.sh first (.venv is missing)');
     const restarted = testRunId('kernel-restarted');
     const shutDown = testRunId('kernel-shutdown');
     const afterRestart = testRunId('kernel-after');
@@ -90,16 +107,7 @@ console.log('after', done.status, 6 * 7);`
       },
       { code: stubbornRun(shutDown), shutdown_on: 'reaped.sleep up' }
     ];
-    const driver = spawnSync(
-      python,
-      [join(__dirname, 'fixtures', 'kernel_session.py'), 'tslab', notebooks],
-      { input: JSON.stringify(cells), encoding: 'utf8', timeout: 300_000 }
-    );
-    assert.equal(driver.status, 0, `${driver.stderr}\n${driver.stdout.slice(-3000)}`);
-    const messages = driver.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map(line => JSON.parse(line) as Message);
+    const messages = kernelSession(cells);
     const of = (cell: number, type: string): Message[] =>
       messages.filter(m => m.cell === cell && m.type === type);
     assert.equal(of(0, 'restarted').length, 1, 'the kernel was never restarted');
@@ -116,6 +124,43 @@ console.log('after', done.status, 6 * 7);`
     assert.deepEqual(await settle(() => leftovers(restarted), gone), nothingLeft);
     assert.deepEqual(await settle(() => leftovers(shutDown), gone), nothingLeft);
     assert.ok(await foreignRunIsThere(), "another process's run was touched");
+  });
+
+  test('a tslab kernel told to end (SIGTERM) mid-run first ends the run as cancelled, then itself', async () => {
+    const runId = testRunId('kernel-sigterm');
+    runIds.push(runId);
+    const folder = mkdtempSync(join(tmpdir(), 'scanflow-sigterm-'));
+    const store = join(folder, 'tracking.db');
+    try {
+      const messages = kernelSession([
+        {
+          code: `import { runWorkflow, workflow, step } from 'scanflow';
+const ended = workflow('ended', [step('sleep', { image: 'scanflow/node:20', command: ['node', '-e', "console.log('up');setInterval(()=>{},1000)"] })]);
+const run = runWorkflow(ended, { executor: 'docker', runId: '${runId}', store: '${store}' });
+run.on(event => { if (event.type === 'step-log') console.log(event.step, event.line); });
+await run.done;`,
+          terminate_on: 'ended.sleep up'
+        }
+      ]);
+      const [terminated] = messages.filter(m => m.type === 'terminated');
+      assert.equal(terminated?.alive, false, 'the kernel did not end on SIGTERM');
+      // The kernel cleaned up before it ended: its tracker recorded the end of the run.
+      const tracking = new SqliteStore(store);
+      try {
+        const recorded = await loadRecordedRun(
+          tracking,
+          new ArtifactStore(defaultArtifactsDir(store)),
+          'ended',
+          runId
+        );
+        assert.equal(recorded.status, 'cancelled');
+      } finally {
+        tracking.close();
+      }
+      assert.deepEqual(await settle(() => leftovers(runId), gone), nothingLeft);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   test('a Node process killed with SIGKILL mid-run leaves nothing of that run, and keeps what it should', async () => {
