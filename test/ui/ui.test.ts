@@ -2,7 +2,9 @@
  * Runs the Galata (Playwright) UI tests in ui-tests/ against a real JupyterLab started here: the
  * venv's JupyterLab with the scanflow extension installed and the tslab kernel registered, on a
  * free port of 127.0.0.1, in a fresh root folder where `scanflow` is importable
- * (node_modules/scanflow links to this repository). The browser is Debian's Chromium.
+ * (node_modules/scanflow links to this repository). The browser is Debian's Chromium. For the
+ * palette commands: a real tracker with runs (SCANFLOW_TRACKER_URL) and, when a Docker engine
+ * answers, a labelled network left over by a made-up run (SCANFLOW_CLEAN_RUN).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -11,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { seedRuns, startTracker, type Started } from '../extension/servers';
 
 const root = join(__dirname, '..', '..');
 const venvBin = join(root, '.venv', 'bin');
@@ -50,8 +53,16 @@ describe('the JupyterLab extension in a real JupyterLab and Chromium (Galata)', 
   let labRoot = '';
   let url = '';
   let serverLog = '';
+  let tracker: Started | undefined;
+  const cleanRun = `sf-ui-${process.pid}-${Date.now().toString(36)}`;
+  let leftover = false;
 
   before(async () => {
+    tracker = await startTracker();
+    await seedRuns(tracker.url, 'mnist');
+    leftover =
+      spawnSync('docker', ['network', 'create', '--label', `scanflow.run=${cleanRun}`, cleanRun])
+        .status === 0;
     assert.ok(existsSync(join(venvBin, 'jupyter')), 'run bash scripts/setup.sh first');
     labRoot = mkdtempSync(join(tmpdir(), 'scanflow-ui-'));
     mkdirSync(join(labRoot, 'node_modules'));
@@ -83,6 +94,9 @@ describe('the JupyterLab extension in a real JupyterLab and Chromium (Galata)', 
       process.kill(-server.pid, 'SIGTERM');
     }
     if (labRoot) rmSync(labRoot, { recursive: true, force: true });
+    tracker?.stop();
+    // Whatever the clean test left (nothing when it passed).
+    if (leftover) spawnSync('docker', ['network', 'rm', cleanRun], { stdio: 'ignore' });
   });
 
   it('passes the Galata tests in ui-tests/', () => {
@@ -92,11 +106,18 @@ describe('the JupyterLab extension in a real JupyterLab and Chromium (Galata)', 
         join(root, 'node_modules', '@playwright', 'test', 'cli.js'),
         'test',
         '-c',
-        join(root, 'ui-tests', 'playwright.config.ts')
+        join(root, 'ui-tests', 'playwright.config.ts'),
+        // SCANFLOW_UI_SPECS="labeling workflow" runs only the spec files whose names match.
+        ...(process.env.SCANFLOW_UI_SPECS ?? '').split(/\s+/).filter(Boolean)
       ],
       {
         cwd: join(root, 'ui-tests'),
-        env: { ...process.env, SCANFLOW_UI_URL: url },
+        env: {
+          ...process.env,
+          SCANFLOW_UI_URL: url,
+          SCANFLOW_TRACKER_URL: tracker?.url ?? '',
+          SCANFLOW_CLEAN_RUN: leftover ? cleanRun : ''
+        },
         encoding: 'utf8',
         timeout: 600_000
       }

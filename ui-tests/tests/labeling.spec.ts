@@ -1,7 +1,8 @@
 /**
  * The labeling notebook in a real JupyterLab with the tslab kernel: the session's widget appears,
  * three samples are labeled with the keyboard and submitted, the label files land in the session
- * folder through the Contents API, and the waiting kernel cell receives them.
+ * folder through the Contents API, and the waiting kernel cell receives them. Reopened after a
+ * page reload, the widget reads the folder again and shows those labels as saved.
  */
 import { expect, test } from '@jupyterlab/galata';
 import { join } from 'node:path';
@@ -61,4 +62,28 @@ test('three samples labeled with keys are saved to the session folder and reach 
   await expect(printed).toBeVisible();
   await expect(printed).toContainText('s1=0 by');
   await expect(printed).toContainText('s2=1 by');
+
+  // Reload the page and reopen the notebook: the widget shows what the folder holds as saved.
+  await page.notebook.save();
+  // Playwright's own reload: Galata's waits for the Launcher, which a restored notebook hides.
+  await page.mainFrame().goto(page.url());
+  await page.waitForFunction(() => 'jupyterapp' in window);
+  await page.evaluate(async path => {
+    const app = (
+      window as unknown as {
+        jupyterapp: {
+          restored: Promise<void>;
+          commands: { execute(id: string, args: object): Promise<unknown> };
+        };
+      }
+    ).jupyterapp;
+    await app.restored;
+    await app.commands.execute('docmanager:open', { path });
+  }, `${tmpPath}/${NOTEBOOK}`);
+  const reopened = page.locator('.jp-OutputArea-output.jp-ScanflowLabeling');
+  await expect(reopened.locator('.jp-ScanflowLabeling-card[data-state="saved"]')).toHaveCount(3);
+  await expect(
+    reopened.locator('.jp-ScanflowLabeling-card[data-id="s1"] .jp-ScanflowLabeling-label')
+  ).toHaveText('✓ 0');
+  await expect(reopened.locator('.jp-ScanflowLabeling-progress')).toHaveText(/3 of 6 labeled/);
 });
