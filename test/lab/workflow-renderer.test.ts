@@ -338,6 +338,29 @@ describe('the workflow graph renderer', () => {
     assert.equal(tip.hidden, true);
   });
 
+  it("links a log path to JupyterLab's file opener, resolved from the notebook's folder", async () => {
+    const handled: Array<{ path: string; node: HTMLElement }> = [];
+    const r = new WorkflowRenderer({
+      mimeType: MIME.workflow,
+      sanitizer: { sanitize: (s: string) => s },
+      resolver: { resolveUrl: async (url: string) => `work/${url}` },
+      linkHandler: {
+        handleLink: (node: HTMLElement, path: string) => handled.push({ node, path })
+      },
+      latexTypesetter: null
+    } as unknown as IRenderMime.IRendererOptions);
+    const bundle = workflowBundle(hello, {
+      'hello.report': { status: 'failed', logs: 'logs/report%20run.log' }
+    });
+    await r.renderModel(model(bundle.data[MIME.workflow]));
+    const tip = hover(r, 'hello.report');
+    await until(() => handled.length > 0);
+    assert.equal(handled.length, 1);
+    assert.equal(handled[0].path, 'work/logs/report run.log');
+    assert.equal(handled[0].node, tip?.querySelector('a.jp-ScanflowWorkflow-tooltipLogs'));
+    assert.equal(handled[0].node.textContent, 'logs/report%20run.log');
+  });
+
   it('puts hostile strings in the tooltip as text, and links only http(s) logs', async () => {
     const evil = workflow('evil', [
       step(XSS, { image: XSS, command: [XSS], description: `<b>${XSS}</b>` })
