@@ -18,6 +18,7 @@ import {
   type WorkflowBundleData
 } from './bundles';
 import type { RunEvent } from '../run/events';
+import { StepLogFiles } from './step-logs';
 import type { WorkflowSpec } from '../workflow/types';
 
 /** A display_data / update_display_data content with its display id. */
@@ -104,6 +105,14 @@ export interface FollowableRun {
   history(): readonly RunEvent[];
 }
 
+export interface FollowOptions {
+  /**
+   * A folder for the steps' logs, relative to the kernel's working folder (the notebook's in
+   * tslab), e.g. 'scanflow-logs'. Without it nothing is written.
+   */
+  logs?: string;
+}
+
 /** A workflow shown in a notebook, whose step statuses can be updated while it runs. */
 export class WorkflowView {
   readonly status: Record<string, StepState> = {};
@@ -143,14 +152,21 @@ export class WorkflowView {
 
   /**
    * Follows a run (`runWorkflow(...)`): every step event updates this view's own output, so the
-   * run's progress never lands in whichever cell happens to execute later. Returns a function that
-   * stops following.
+   * run's progress never lands in whichever cell happens to execute later. With `logs`, each
+   * step's output is also written to `<logs>/<run id>/<step>.log` and its tooltip links to it.
+   * Returns a function that stops following.
    */
-  follow(run: FollowableRun): () => void {
-    run.history().forEach(event => this.apply(event));
+  follow(run: FollowableRun, options: FollowOptions = {}): () => void {
+    const files = options.logs === undefined ? undefined : new StepLogFiles(options.logs, run.id);
+    const take = (event: RunEvent): void => {
+      this.apply(event);
+      const log = files?.take(event);
+      if (log && this.status[log.step]) this.status[log.step].logs = log.path;
+    };
+    run.history().forEach(take);
     this.show();
     return run.on(event => {
-      this.apply(event);
+      take(event);
       if (event.type === 'run-finished') this.show();
       else if (event.type !== 'step-log' && !this.pending) {
         this.pending = setTimeout(() => this.show(), this.throttleMs);
