@@ -85,7 +85,11 @@ export default async function lab(args: string[]): Promise<BenchResult> {
     const anchor: Record<string, number> = {};
     const ratio: Record<string, number> = {};
     const levers: Record<string, { firstMs: number; laidOutMs: number }> = {};
-    type Settings = { collapseAbove?: number; progressive?: boolean };
+    type Settings = {
+      collapseAbove?: number;
+      progressive?: boolean;
+      layoutOptions?: Record<string, string>;
+    };
     type Times = { firstMs: number; laidOutMs: number };
     const call = <T>(name: string, ...args: unknown[]): Promise<T> =>
       page.evaluate(
@@ -161,6 +165,25 @@ export default async function lab(args: string[]): Promise<BenchResult> {
     levers.preloadThen3sIdle = await graph(big, true, plain, true, 3000);
     levers.preloadCollapsed = await graph(big, true, { ...plain, collapseAbove: 200 }, true);
     levers.preloadProgressiveExpanded = await graph(big, true, { collapseAbove: 0 }, true);
+    // Cheaper elkjs options, on the expanded graph where elkjs has the most to do.
+    levers.preloadProgressiveExpandedPolyline = await graph(
+      big,
+      true,
+      { collapseAbove: 0, layoutOptions: { 'elk.edgeRouting': 'POLYLINE' } },
+      true
+    );
+    levers.preloadProgressiveExpandedSimplePlacement = await graph(
+      big,
+      true,
+      {
+        collapseAbove: 0,
+        layoutOptions: {
+          'elk.edgeRouting': 'POLYLINE',
+          'elk.layered.nodePlacement.strategy': 'SIMPLE'
+        }
+      },
+      true
+    );
     levers.all = await graph(big, true, {}, true);
     for (const [name, t] of Object.entries(levers)) {
       console.log(`500 steps cold, ${name}: first ${t.firstMs} ms, elkjs layout ${t.laidOutMs} ms`);

@@ -30,6 +30,8 @@ export interface DrawOptions {
   collapsed?: Iterable<string>;
   /** Makes marker ids unique in a page that shows several graphs. */
   idPrefix?: string;
+  /** elkjs options that override ours for the whole graph (e.g. cheaper ones for big graphs). */
+  layoutOptions?: Record<string, string>;
 }
 
 export interface Drawing {
@@ -148,7 +150,8 @@ export async function drawWorkflow(
       'elk.spacing.nodeNode': '12',
       'elk.layered.spacing.nodeNodeBetweenLayers': '24',
       'elk.layered.spacing.edgeNodeBetweenLayers': '12',
-      'elk.padding': `[top=${MARGIN},left=${MARGIN},bottom=${MARGIN},right=${MARGIN}]`
+      'elk.padding': `[top=${MARGIN},left=${MARGIN},bottom=${MARGIN},right=${MARGIN}]`,
+      ...options.layoutOptions
     },
     children: [toElk(root)],
     edges: []
