@@ -8,7 +8,7 @@
  * a small CNN on digits averaged down to 14x14 (two conv 3x3 + max pool blocks, 16 and 32 filters,
  * dense 64, dropout), trained 300 steps on the first 20 labels, then each round 40 more steps on
  * all labels so far from the previous round's weights (warm start: about 30 trainings per curve
- * must fit on two shared cores, and a fresh 300-step training each round costs 7x more). Training
+ * must fit on two shared cores; training afresh each round would take 300 steps, not 40). Training
  * is seeded, so a run repeats exactly. The uncertainty strategies read the mean of 10 passes with
  * dropout on (Monte Carlo dropout); random does not read the model at all. The reconstruction-error
  * strategy ranks the pool by the checker's autoencoder (src/check), fitted on the unlabeled pool,
