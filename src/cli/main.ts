@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { DefinitionError } from '../workflow';
+import { registerDemoCommands } from './demo';
 import { EXIT, InputError } from './errors';
 import { registerGraphCommands } from './graph';
 import { registerRunCommands } from './run';
@@ -34,6 +35,7 @@ export function buildProgram(output: Output = processOutput): Command {
   registerGraphCommands(program, output);
   registerRunCommands(program, output);
   registerTrackerCommands(program, output);
+  registerDemoCommands(program, output);
   return program;
 }
 

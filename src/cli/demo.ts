@@ -1,0 +1,53 @@
+import { Option, type Command } from 'commander';
+import { describeEvent } from '../run';
+import type { ExecutorKind } from '../run';
+import { DemoError, formatSummary, runMnistDemo } from '../demo/mnist/demo';
+import { SIZES, type SizeName } from '../demo/mnist/data';
+import type { Output } from './main';
+
+interface DemoCommandOptions {
+  executor: ExecutorKind | 'auto';
+  out: string;
+  size: SizeName;
+}
+
+/** `scanflow demo mnist`: the seed's MNIST use case, end to end and headless. */
+export function registerDemoCommands(program: Command, output: Output): void {
+  program
+    .command('demo')
+    .description(
+      'Run a demo end to end: mnist runs the MNIST workflow (one container per step), checks ' +
+        'the production stream for drift, labels the most informative digits and retrains.'
+    )
+    .addArgument(program.createArgument('<name>', 'the demo to run').choices(['mnist']))
+    .addOption(
+      new Option('-e, --executor <executor>', 'where steps run (auto: Docker when it answers)')
+        .choices(['docker', 'local', 'auto'])
+        .default('auto')
+    )
+    .option('--out <dir>', 'where the tracker store, labels and models go', '.scanflow/demo')
+    .addOption(
+      new Option('--size <size>', 'how much data and training (small: for tests)')
+        .choices(Object.keys(SIZES))
+        .default('standard')
+    )
+    .action(async (_name: string, options: DemoCommandOptions) => {
+      try {
+        const summary = await runMnistDemo({
+          executor: options.executor,
+          out: options.out,
+          size: options.size,
+          print: line => output.out(`${line}\n`),
+          onRunEvent: event => {
+            const line = event.type === 'run-finished' ? undefined : describeEvent(event);
+            if (line !== undefined) output.out(`${line}\n`);
+          }
+        });
+        output.out(formatSummary(summary));
+      } catch (error) {
+        if (!(error instanceof DemoError)) throw error;
+        output.err(`scanflow: demo mnist failed: ${error.message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}
