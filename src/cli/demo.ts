@@ -1,9 +1,9 @@
 import { Option, type Command } from 'commander';
-import { describeEvent } from '../run';
 import type { ExecutorKind } from '../run';
 import { DemoError, formatSummary, runMnistDemo } from '../demo/mnist/demo';
 import { SIZES, type SizeName } from '../demo/mnist/data';
 import type { Output } from './main';
+import { ProgressDisplay } from './progress';
 
 interface DemoCommandOptions {
   executor: ExecutorKind | 'auto';
@@ -32,6 +32,8 @@ export function registerDemoCommands(program: Command, output: Output): void {
         .default('standard')
     )
     .action(async (_name: string, options: DemoCommandOptions) => {
+      // The workflow's steps show the same live progress as `scanflow run`.
+      const display = new ProgressDisplay(output, false);
       try {
         const summary = await runMnistDemo({
           executor: options.executor,
@@ -39,12 +41,13 @@ export function registerDemoCommands(program: Command, output: Output): void {
           size: options.size,
           print: line => output.out(`${line}\n`),
           onRunEvent: event => {
-            const line = event.type === 'run-finished' ? undefined : describeEvent(event);
-            if (line !== undefined) output.out(`${line}\n`);
+            display.show(event);
+            if (event.type === 'run-finished') display.stop();
           }
         });
         output.out(formatSummary(summary));
       } catch (error) {
+        display.stop();
         if (!(error instanceof DemoError)) throw error;
         output.err(`scanflow: demo mnist failed: ${error.message}\n`);
         process.exitCode = 1;
