@@ -125,12 +125,7 @@ class CleanHandler(APIHandler):
 
     @tornado.web.authenticated
     async def post(self):
-        try:
-            options = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
-        if not isinstance(options, dict):
-            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
+        options = json_object(self.request.body)
         config = Scanflow(parent=self.serverapp)
         argv = config.argv(self.serverapp.root_dir)
         if argv is None:
@@ -182,12 +177,9 @@ class RunHandler(APIHandler):
 
     @tornado.web.authenticated
     async def post(self):
-        try:
-            options = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
-        path = options.get("path") if isinstance(options, dict) else None
-        executor = options.get("executor", "auto") if isinstance(options, dict) else None
+        options = json_object(self.request.body)
+        path = options.get("path")
+        executor = options.get("executor", "auto")
         if executor not in EXECUTORS:
             raise tornado.web.HTTPError(400, f"The executor must be one of {', '.join(EXECUTORS)}.")
         if not isinstance(path, str) or not WORKFLOW_FILE.search(path):
@@ -224,6 +216,17 @@ class RunHandler(APIHandler):
         RunHandler.running.add(task)
         task.add_done_callback(RunHandler.running.discard)
         self.finish({"pid": process.pid, "log": os.path.relpath(log_path, root)})
+
+
+def json_object(body):
+    """A request body as a JSON object (an empty body is ``{}``); 400 otherwise."""
+    try:
+        options = json.loads(body or b"{}")
+    except ValueError:
+        options = None
+    if not isinstance(options, dict):
+        raise tornado.web.HTTPError(400, "The body must be a JSON object.")
+    return options
 
 
 def setup_handlers(server_app):

@@ -202,6 +202,7 @@ describe('the jupyterlab_scanflow server extension', () => {
     assert.equal(await refused({ path: 'from-lab.json', executor: 'kubernetes' }), 400);
     assert.equal(await refused({ path: '../etc/passwd.json' }), 404);
     assert.equal(await refused({ path: 'notes.txt' }), 400);
+    assert.equal(await refused(['from-lab.json']), 400);
     assert.equal(existsSync(join(labRoot, '..', 'etc')), false);
   });
 });
