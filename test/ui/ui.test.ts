@@ -9,29 +9,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { seedRuns, startTracker, type Started } from '../extension/servers';
-
-const root = join(__dirname, '..', '..');
-const venvBin = join(root, '.venv', 'bin');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port'))
-      );
-    });
-  });
-}
+import {
+  freePort,
+  root,
+  seedRuns,
+  startTracker,
+  venvBin,
+  type Started
+} from '../extension/servers';
 
 async function waitForLab(url: string, server: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 180_000;
