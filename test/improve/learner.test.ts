@@ -3,23 +3,16 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import randn from '@stdlib/random-base-randn';
 import type { TrainingSet } from '../../src/improve/classifier';
 import { ActiveLearner } from '../../src/improve/learner';
 import { SimulatedOracle } from '../../src/improve/oracle';
+import { blobs as threeBlobs } from './fixtures/blobs';
 
 const CLASSES = ['red', 'green', 'blue'];
 
+/** The blobs of these tests: separation 1.5. */
 function blobs(n: number, seed: number): TrainingSet {
-  const normal = randn.factory({ seed });
-  const x: number[][] = [];
-  const y: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = i % 3;
-    x.push(Array.from({ length: 8 }, (_, j) => (j % 3 === c ? 1.5 : 0) + normal()));
-    y.push(c);
-  }
-  return { x, y };
+  return threeBlobs(n, seed, 1.5);
 }
 
 const SMALL = { hidden: [16], epochs: 40, batchSize: 16, seed: 3 };

@@ -3,25 +3,17 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import randn from '@stdlib/random-base-randn';
 import { Classifier, type TrainingSet } from '../../src/improve/classifier';
 import { trackerRegistry, type ModelRegistry } from '../../src/improve/registry';
 import { decidePromotion, labelsAsTrainingSet, retrainAndCompare } from '../../src/improve/retrain';
 import { LabelingSession } from '../../src/improve/session';
 import { startTracker, type RunningTracker } from '../../src/track/embedded';
 import { RestStore } from '../../src/track/rest-store';
+import { blobs as threeBlobs } from './fixtures/blobs';
 
-/** Three overlapping Gaussian blobs in 8 dimensions: learnable, but not from a handful of samples. */
+/** The blobs of these tests: separation 1.2. */
 function blobs(n: number, seed: number): TrainingSet {
-  const normal = randn.factory({ seed });
-  const x: number[][] = [];
-  const y: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = i % 3;
-    x.push(Array.from({ length: 8 }, (_, j) => (j % 3 === c ? 1.2 : 0) + normal()));
-    y.push(c);
-  }
-  return { x, y };
+  return threeBlobs(n, seed, 1.2);
 }
 
 const SMALL = { hidden: [16], epochs: 60, batchSize: 16, seed: 3 };
