@@ -5,7 +5,7 @@
  * page reload, the widget reads the folder again and shows those labels as saved.
  */
 import { expect, test } from '@jupyterlab/galata';
-import { join } from 'node:path';
+import { openExampleNotebook } from './example-notebook';
 
 const NOTEBOOK = 'labeling.ipynb';
 
@@ -17,12 +17,7 @@ test('three samples labeled with keys are saved to the session folder and reach 
   page,
   tmpPath
 }) => {
-  await page.contents.uploadFile(
-    join(__dirname, '..', '..', 'examples', 'notebooks', NOTEBOOK),
-    `${tmpPath}/${NOTEBOOK}`
-  );
-  await page.notebook.openByPath(`${tmpPath}/${NOTEBOOK}`);
-  await page.notebook.activate(NOTEBOOK);
+  await openExampleNotebook(page, tmpPath, NOTEBOOK);
   // Run all without waiting: the last cell waits for the labels given below.
   await page.evaluate(() => {
     const app = (

@@ -4,7 +4,7 @@
  * vega-lite renderer, and a KS drift report as the drift panel.
  */
 import { expect, test } from '@jupyterlab/galata';
-import { join } from 'node:path';
+import { openExampleNotebook } from './example-notebook';
 
 const NOTEBOOK = 'panels.ipynb';
 
@@ -12,12 +12,7 @@ test('tracker and drift panels draw real query results and drift verdicts', asyn
   page,
   tmpPath
 }) => {
-  await page.contents.uploadFile(
-    join(__dirname, '..', '..', 'examples', 'notebooks', NOTEBOOK),
-    `${tmpPath}/${NOTEBOOK}`
-  );
-  await page.notebook.openByPath(`${tmpPath}/${NOTEBOOK}`);
-  await page.notebook.activate(NOTEBOOK);
+  await openExampleNotebook(page, tmpPath, NOTEBOOK);
   await page.notebook.run();
 
   const trackers = page.locator('.jp-OutputArea-output.jp-ScanflowTracker');

@@ -4,7 +4,7 @@
  * saved notebook), switch to the dark theme, and see a hostile step name drawn as text.
  */
 import { expect, test } from '@jupyterlab/galata';
-import { join } from 'node:path';
+import { openExampleNotebook } from './example-notebook';
 
 const NOTEBOOK = 'hello.ipynb';
 const XSS = '<img src=x onerror=alert(1)>';
@@ -23,12 +23,7 @@ test('the hello notebook draws, runs, collapses and themes its workflow graph', 
     void dialog.dismiss();
   });
 
-  await page.contents.uploadFile(
-    join(__dirname, '..', '..', 'examples', 'notebooks', NOTEBOOK),
-    `${tmpPath}/${NOTEBOOK}`
-  );
-  await page.notebook.openByPath(`${tmpPath}/${NOTEBOOK}`);
-  await page.notebook.activate(NOTEBOOK);
+  await openExampleNotebook(page, tmpPath, NOTEBOOK);
   await page.notebook.run();
 
   const graphs = page.locator('.jp-OutputArea-output.jp-ScanflowWorkflow');
