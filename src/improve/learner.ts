@@ -74,8 +74,11 @@ export interface ActiveLearnerOptions {
   pool: Matrix;
   /** Ids of the pool samples (default `pool-<index>`), used as sample ids in sessions. */
   poolIds?: readonly string[];
-  /** The labeled reference data the first model trains on. */
+  /** The labeled reference data the first model trains on (every retraining starts from it). */
   labeled: TrainingSet;
+  /** A model already trained on `labeled` (e.g. the one in service) to start from instead of
+   *  training one; the learner owns it from then on and disposes it when it is replaced. */
+  model?: Classifier;
   /** Samples never trained on, to compare models. */
   heldOut: TrainingSet;
   strategy: StrategyName | QueryStrategy;
@@ -118,18 +121,16 @@ export class ActiveLearner {
     this.ids.forEach((id, i) => this.indexOfId.set(id, i));
   }
 
-  /** Trains the first model on the labeled reference. */
+  /** Trains the first model on the labeled reference (or starts from `options.model`). */
   static async start(options: ActiveLearnerOptions): Promise<ActiveLearner> {
     if (typeof options.strategy === 'string' && !(options.strategy in STRATEGIES)) {
       throw new QueryError(
         `Unknown strategy '${options.strategy}': use one of ${Object.keys(STRATEGIES).join(', ')}, or a function (inputs, k) => query.`
       );
     }
-    const model = await Classifier.train(
-      options.labeled,
-      options.classes.length,
-      options.classifier
-    );
+    const model =
+      options.model ??
+      (await Classifier.train(options.labeled, options.classes.length, options.classifier));
     return new ActiveLearner(options, model, model);
   }
 

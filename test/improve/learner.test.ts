@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { TrainingSet } from '../../src/improve/classifier';
+import { Classifier, type TrainingSet } from '../../src/improve/classifier';
 import { ActiveLearner } from '../../src/improve/learner';
 import { SimulatedOracle } from '../../src/improve/oracle';
 import { blobs as threeBlobs } from './fixtures/blobs';
@@ -69,6 +69,36 @@ describe('active learner: query, label, teach', () => {
     });
     assert.equal(learner.poolSize, 90);
     assert.equal(existsSync(join(root, 'too-many')), false);
+    learner.dispose();
+  });
+
+  it('starts from a model already in service instead of training one', async () => {
+    const labeled = blobs(6, 1);
+    const inService = await Classifier.train(labeled, 3, SMALL);
+    const pool = blobs(12, 9);
+    const learner = await ActiveLearner.start({
+      classes: CLASSES,
+      pool: pool.x,
+      labeled,
+      heldOut: blobs(6, 2),
+      strategy: 'margin',
+      classifier: SMALL,
+      model: inService
+    });
+    assert.equal(learner.model, inService);
+    assert.equal(learner.champion, inService);
+    const session = await learner.query(
+      3,
+      join(mkdtempSync(join(tmpdir(), 'scanflow-learner-')), 'r1')
+    );
+    const guesses = inService.predictProbabilities(pool.x);
+    for (const sample of session.samples) {
+      const index = Number(sample.id.slice('pool-'.length));
+      assert.deepEqual(
+        sample.probabilities,
+        Array.from(guesses[index], v => Number(v.toFixed(4)))
+      );
+    }
     learner.dispose();
   });
 

@@ -11,16 +11,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AutoencoderDrift, logVerdict, trackerRun } from '../../check';
 import {
+  ActiveLearner,
   Classifier,
-  LabelingSession,
   SimulatedOracle,
-  argmax,
-  labelsAsTrainingSet,
-  marginSampling,
-  retrainAndCompare,
   trackerRegistry,
-  type Comparison,
-  type LabelRecord
+  type Comparison
 } from '../../improve';
 import { runWorkflow, type ExecutorKind, type RunEvent } from '../../run';
 import { ArtifactStore, SqliteStore, loadRecordedRun } from '../../track';
@@ -169,59 +164,42 @@ export async function runMnistDemo(options: MnistDemoOptions = {}): Promise<Mnis
     await registry.setAlias(MODEL_NAME, 'champion', versions[0]);
 
     const rounds: Comparison[] = [];
-    let champion = model;
     let labelsUsed = 0;
+    // The learner starts from the workflow's model and owns it from here on.
+    const learner = await ActiveLearner.start({
+      classes: CLASSES,
+      pool: pool.x,
+      poolIds: pool.x.map((_, i) => `drifted-${i}`),
+      labeled: data.train,
+      heldOut,
+      strategy: 'margin',
+      image: { width: SIDE, height: SIDE },
+      classifier: classifierOptions(size),
+      model
+    });
     if (pool.x.length === 0) {
       print('improver: no batch drifted, nothing to label');
-    } else {
-      let latest = model;
-      const remaining = pool.x.map((_, i) => i);
-      const labels: LabelRecord[] = [];
-      const truth = new Map(pool.y.map((y, i) => [`drifted-${i}`, CLASSES[y]]));
-      const oracle = SimulatedOracle.fromMap(truth);
-      for (let round = 1; round <= size.rounds && remaining.length > 0; round++) {
-        const probabilities = latest.predictProbabilities(remaining.map(i => pool.x[i]));
-        const query = marginSampling(probabilities, Math.min(size.perRound, remaining.length));
-        const chosen = query.indices.map(position => remaining[position]);
-        const folder = join(workDir, 'sessions', `round-${round}`);
-        const session = LabelingSession.create(folder, {
-          classes: CLASSES,
-          samples: chosen.map((index, n) => ({
-            id: `drifted-${index}`,
-            image: { width: SIDE, height: SIDE, values: pool.x[index] },
-            guess: CLASSES[argmax(probabilities[query.indices[n]])],
-            score: query.scores[n]
-          }))
-        });
-        oracle.answer(folder);
-        labels.push(...(await session.complete()));
-        const taken = new Set(chosen);
-        remaining.splice(0, remaining.length, ...remaining.filter(i => !taken.has(i)));
-        const newLabels = labelsAsTrainingSet(labels, CLASSES, id => pool.x[Number(id.slice(8))]);
-        const { comparison, candidate } = await retrainAndCompare({
-          current: champion,
-          reference: data.train,
-          newLabels,
-          heldOut,
-          classifier: classifierOptions(size),
-          target: { registry, model: MODEL_NAME, saveTo: join(workDir, 'models', `round-${round}`) }
-        });
-        rounds.push(comparison);
-        print(`improver round ${round}: ${newLabels.x.length} labels so far; ${comparison.reason}`);
-        if (latest !== champion) latest.dispose();
-        if (comparison.promote) {
-          if (champion !== model) champion.dispose();
-          champion = candidate;
-          versions.push(comparison.version!);
-        }
-        latest = candidate;
-      }
-      labelsUsed = labels.length;
-      if (latest !== champion) latest.dispose();
     }
-    const after = { clean: champion.accuracy(clean), drifted: accuracyOrNaN(champion, heldOut) };
-    if (champion !== model) champion.dispose();
-    model.dispose();
+    const oracle = SimulatedOracle.fromMap(
+      new Map(pool.y.map((y, i) => [`drifted-${i}`, CLASSES[y]]))
+    );
+    for (let round = 1; round <= size.rounds && learner.poolSize > 0; round++) {
+      const folder = join(workDir, 'sessions', `round-${round}`);
+      const session = await learner.query(Math.min(size.perRound, learner.poolSize), folder);
+      oracle.answer(folder);
+      labelsUsed += (await session.complete()).length;
+      const comparison = await learner.teach(session, {
+        target: { registry, model: MODEL_NAME, saveTo: join(workDir, 'models', `round-${round}`) }
+      });
+      rounds.push(comparison);
+      print(`improver round ${round}: ${labelsUsed} labels so far; ${comparison.reason}`);
+      if (comparison.promote) versions.push(comparison.version!);
+    }
+    const after = {
+      clean: learner.champion.accuracy(clean),
+      drifted: accuracyOrNaN(learner.champion, heldOut)
+    };
+    learner.dispose();
     return {
       runId: result.id,
       executor: result.executor,
