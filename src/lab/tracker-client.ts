@@ -5,14 +5,19 @@
  * into the tracker bundle that TrackerRenderer draws: runs, params, latest metrics, and a line
  * chart of each metric's history.
  */
-import type { TrackerBundleData } from '../notebook/bundles';
+import {
+  metricHistoryCharts,
+  type MetricPoint,
+  type TrackerBundleData,
+  type VegaLiteSpec
+} from '../notebook/bundles';
 
 /** Sends a request to a path of the Jupyter server's `/scanflow/` routes (with Jupyter's auth). */
 export type ScanflowRequest = (path: string, init: RequestInit) => Promise<Response>;
 
 export interface TrackerView extends TrackerBundleData {
   view: 'runs';
-  charts: Array<Record<string, unknown>>;
+  charts: VegaLiteSpec[];
 }
 
 interface MlflowRun {
@@ -33,7 +38,6 @@ interface MlflowRun {
 /** A failure the user reads: says what was asked of which tracker, and what came back. */
 export class TrackerRequestError extends Error {}
 
-const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 /** Metric histories are fetched for this many runs at most (newest first). */
 const CHART_RUNS = 20;
 
@@ -91,41 +95,28 @@ export class TrackerClient {
   }
 
   /** One line chart per metric: its history over steps, a line per run. */
-  private async charts(runs: TrackerBundleData['runs']): Promise<Array<Record<string, unknown>>> {
+  private async charts(runs: TrackerBundleData['runs']): Promise<VegaLiteSpec[]> {
     const metrics = [...new Set(runs.flatMap(run => Object.keys(run.metrics ?? {})))].sort();
     const points = await Promise.all(
       runs.flatMap(run =>
         metrics
           .filter(metric => run.metrics?.[metric] !== undefined)
-          .map(async metric => {
+          .map(async (metric): Promise<MetricPoint[]> => {
             const history = (await this.call(
               'GET',
               `metrics/get-history?run_id=${encodeURIComponent(run.id)}` +
                 `&metric_key=${encodeURIComponent(metric)}&max_results=25000`
             )) as { metrics?: Array<{ step?: number; value: number }> };
-            return (history.metrics ?? [])
-              .filter(m => Number.isFinite(Number(m.value)))
-              .map(m => ({
-                run: run.name ?? run.id,
-                metric,
-                step: Number(m.step ?? 0),
-                value: Number(m.value)
-              }));
+            return (history.metrics ?? []).map(m => ({
+              runName: run.name ?? run.id,
+              metric,
+              step: Number(m.step ?? 0),
+              value: Number(m.value)
+            }));
           })
       )
     );
-    const all = points.flat();
-    return metrics.map(metric => ({
-      $schema: VEGA_LITE_SCHEMA,
-      title: metric,
-      data: { values: all.filter(p => p.metric === metric) },
-      mark: { type: 'line', point: true, tooltip: true },
-      encoding: {
-        x: { field: 'step', type: 'quantitative', title: 'step' },
-        y: { field: 'value', type: 'quantitative', title: metric },
-        color: { field: 'run', type: 'nominal', title: 'run' }
-      }
-    }));
+    return metricHistoryCharts(points.flat(), metrics);
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {

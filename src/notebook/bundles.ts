@@ -170,6 +170,41 @@ export function workflowText(workflow: WorkflowSpec, status?: Record<string, Ste
   return lines.join('\n');
 }
 
+/** A vega-lite specification, as plain JSON (vega-lite's own types are not importable here). */
+export type VegaLiteSpec = { $schema: string } & Record<string, unknown>;
+
+export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
+
+/** One point of a metric's history. */
+export interface MetricPoint {
+  runName: string;
+  metric: string;
+  step: number;
+  value: number;
+}
+
+/**
+ * The tracker's metric charts, drawn alike in notebook outputs and the tracker panel: a line chart
+ * per metric (in the order of `metrics`), its history over steps, one line per run.
+ */
+export function metricHistoryCharts(
+  points: readonly MetricPoint[],
+  metrics: readonly string[] = [...new Set(points.map(p => p.metric))]
+): VegaLiteSpec[] {
+  return metrics.map(metric => ({
+    $schema: VEGA_LITE_SCHEMA,
+    title: metric,
+    // JSON has no NaN or Infinity: such points are left out of the drawing.
+    data: { values: points.filter(p => p.metric === metric && Number.isFinite(p.value)) },
+    mark: { type: 'line', point: true, tooltip: true },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'step' },
+      y: { field: 'value', type: 'quantitative', title: metric },
+      color: { field: 'runName', type: 'nominal', title: 'run' }
+    }
+  }));
+}
+
 export function trackerBundle(data: Omit<TrackerBundleData, 'version'>): MimeBundle {
   const header = `tracker${data.experiment ? ` ${data.experiment}` : ''}: ${data.runs.length} runs`;
   const rows = data.runs.map(run => {

@@ -12,11 +12,14 @@
  */
 import { MIME } from '../mime';
 import {
+  VEGA_LITE_SCHEMA,
+  metricHistoryCharts,
   show,
   trackerBundle,
   type Displayable,
   type MimeBundle,
-  type TrackerBundleData
+  type TrackerBundleData,
+  type VegaLiteSpec
 } from '../notebook';
 import { NotFoundError } from './errors';
 import { loadRecordedRun, type RecordedRun, type RunArtifacts } from './recorder';
@@ -24,10 +27,7 @@ import { RestStore, type RestStoreOptions } from './rest-store';
 import type { TrackingStore } from './store';
 import type { Run } from './types';
 
-/** A vega-lite specification, as plain JSON (vega-lite's own types are not importable here). */
-export type VegaLiteSpec = { $schema: string } & Record<string, unknown>;
-
-const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
+export type { VegaLiteSpec };
 
 export type TrackerView = 'runs' | 'history' | 'compare' | 'params-diff';
 
@@ -184,19 +184,8 @@ export class MetricHistory extends TrackerResult {
     return this.runs;
   }
   protected charts(): VegaLiteSpec[] {
-    const metrics = [...new Set(this.points.map(p => p.metric))];
-    return metrics.map(metric => ({
-      $schema: VEGA_LITE_SCHEMA,
-      title: metric,
-      // JSON has no NaN or Infinity: such points are left out of the drawing (they stay in the records).
-      data: { values: this.points.filter(p => p.metric === metric && Number.isFinite(p.value)) },
-      mark: { type: 'line', point: true, tooltip: true },
-      encoding: {
-        x: { field: 'step', type: 'quantitative', title: 'step' },
-        y: { field: 'value', type: 'quantitative', title: metric },
-        color: { field: 'runName', type: 'nominal', title: 'run' }
-      }
-    }));
+    // Points that JSON cannot carry (NaN, Infinity) stay in the records, not in the drawing.
+    return metricHistoryCharts(this.points);
   }
 }
 
