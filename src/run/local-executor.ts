@@ -4,6 +4,9 @@
  * find through SCANFLOW_OUTPUTS (and SCANFLOW_INPUTS), as they do in containers. Images and
  * resource limits do not apply here; a step built from a `base` starts in a copy of its files, as
  * its container would.
+ *
+ * Each step leads a process group of its own, which ends with the step's command (as a container
+ * ends with its main process) and which the reaper ends should this process die mid-run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
@@ -13,6 +16,8 @@ import { CommandNotFoundError, EngineError, StepConfigError } from './errors';
 import type { EventInit } from './events';
 import type { Executor, RunPlan, AttemptOutcome, StepRequest } from './executor';
 import { LineSplitter } from './lines';
+import { groupLedBy, signalGroup, type ProcessGroup } from './process-group';
+import { reaper } from './reaper';
 
 export interface LocalExecutorOptions {
   /** The folder that holds one folder per run; by default `<tmp>/scanflow-runs`. */
@@ -23,8 +28,10 @@ export interface LocalExecutorOptions {
 
 export class LocalExecutor implements Executor {
   readonly kind = 'local';
+  private runId = '';
   private runDir = '';
-  private readonly live = new Set<ChildProcess>();
+  /** The steps running now, and the process group each leads. */
+  private readonly live = new Map<ChildProcess, ProcessGroup>();
   /** Steps built from a `base`: the folder whose files their working folder starts with. */
   private readonly sources = new Map<string, string>();
 
@@ -36,6 +43,7 @@ export class LocalExecutor implements Executor {
 
   async prepare(plan: RunPlan, emit: (event: EventInit) => void): Promise<void> {
     const root = resolve(this.options.workdir ?? join(tmpdir(), 'scanflow-runs'));
+    this.runId = plan.runId;
     this.runDir = join(root, plan.runId);
     const limited = plan.graph.steps.filter(step => step.spec.resources).map(step => step.id);
     if (limited.length > 0) {
@@ -60,6 +68,8 @@ export class LocalExecutor implements Executor {
   }
 
   async open(): Promise<void> {
+    // From now on, should this process die, the reaper ends the steps it reports running.
+    reaper.opened(this.runId);
     mkdirSync(this.outputs, { recursive: true });
   }
 
@@ -86,13 +96,20 @@ export class LocalExecutor implements Executor {
         // Its own process group, so that stopping the step stops what it started too.
         detached: true
       });
-      this.live.add(child);
+      // No pid: the command did not start ('error' follows).
+      const group = child.pid === undefined ? undefined : groupLedBy(child.pid);
+      if (group) {
+        this.live.set(child, group);
+        reaper.started(this.runId, group);
+      }
       const out = new LineSplitter(line => request.log('stdout', line));
       const err = new LineSplitter(line => request.log('stderr', line));
       child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
       child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
 
-      const stop = (): void => this.stop(child);
+      const stop = (): void => {
+        if (group) this.stop(child, group);
+      };
       request.signal.addEventListener('abort', stop);
       if (request.signal.aborted) {
         stop();
@@ -109,6 +126,13 @@ export class LocalExecutor implements Executor {
             : new EngineError(`the process did not start: ${error.message}`, request.step.id)
         );
       });
+      child.on('exit', () => {
+        if (group) {
+          // What the command left running (background jobs) ends with it, as in a container.
+          signalGroup(group, 'SIGKILL');
+          reaper.ended(this.runId, group.pgid);
+        }
+      });
       child.on('close', (code, signal) => {
         settle();
         out.end();
@@ -121,16 +145,9 @@ export class LocalExecutor implements Executor {
     });
   }
 
-  private stop(child: ChildProcess): void {
-    const kill = (signal: NodeJS.Signals): void => {
-      try {
-        process.kill(-child.pid!, signal);
-      } catch {
-        // Already gone.
-      }
-    };
-    kill('SIGTERM');
-    const timer = setTimeout(() => kill('SIGKILL'), this.options.stopGraceMs ?? 3000);
+  private stop(child: ChildProcess, group: ProcessGroup): void {
+    signalGroup(group, 'SIGTERM');
+    const timer = setTimeout(() => signalGroup(group, 'SIGKILL'), this.options.stopGraceMs ?? 3000);
     timer.unref();
     child.once('close', () => clearTimeout(timer));
   }
@@ -139,11 +156,12 @@ export class LocalExecutor implements Executor {
     if (!this.runDir) {
       return;
     }
-    this.live.forEach(child => this.stop(child));
+    this.live.forEach((group, child) => this.stop(child, group));
     rmSync(keepOutputs ? join(this.runDir, 'steps') : this.runDir, {
       recursive: true,
       force: true
     });
+    reaper.closed(this.runId);
   }
 }
 

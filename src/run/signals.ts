@@ -21,7 +21,7 @@ const KERNEL_TERM_GRACE_MS = 10_000;
  * one line each, that an interrupted run is being stopped and when everything of it is gone; a
  * SIGTERM (Jupyter's second step when a shutdown or restart request did not end the kernel) also
  * cancels the run, and ends the kernel once the run has cleaned up, within a bound: SIGTERM must
- * still end the kernel. Whatever a SIGKILL cuts short is left to the reaper (docker/reaper.ts).
+ * still end the kernel. Whatever a SIGKILL cuts short is left to the reaper (reaper.ts).
  */
 export function cancelOnSignals(run: CancellableRun): void {
   const kernel = insideTslabKernel();

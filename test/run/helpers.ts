@@ -1,6 +1,6 @@
 /** Shared by the run tests: real Docker, real processes, and checks of what a run leaves behind. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -30,6 +30,16 @@ export function nodeStep(name: string, source: string, extra: Partial<StepSpec> 
     ],
     ...extra
   };
+}
+
+/** A step running a shell script (local executor only: the Node image has no shell). */
+export function shellStep(name: string, script: string): StepSpec {
+  return { kind: 'step', name, image: NODE_IMAGE, command: ['sh', '-c', script] };
+}
+
+/** The process ids in a step's line `pids <shell> <background job>`. */
+export function stepPids(line: string): number[] {
+  return (/^pids (\d+) (\d+)$/.exec(line) ?? []).slice(1).map(Number);
 }
 
 export function wf(name: string, steps: NodeSpec[]): WorkflowSpec {
@@ -173,6 +183,15 @@ export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a process runs (a zombie, killed but not yet reaped by its new parent, does not). */
+export function isRunning(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch {
     return false;
   }

@@ -12,7 +12,16 @@ import {
   type RunOptions
 } from '../../src/run';
 import type { WorkflowSpec } from '../../src/workflow';
-import { logsByStep, nodeStep, wf, writeDefinition } from './helpers';
+import {
+  isRunning,
+  logsByStep,
+  nodeStep,
+  settle,
+  shellStep,
+  stepPids,
+  wf,
+  writeDefinition
+} from './helpers';
 
 const workdir = mkdtempSync(join(tmpdir(), 'scanflow-local-test-'));
 after(() => rmSync(workdir, { recursive: true, force: true }));
@@ -129,6 +138,42 @@ describe('local executor', () => {
     );
     const pid = Number(readFileSync(join(result.outputs!, 'pid'), 'utf8'));
     assert.equal(isRunning(pid), false, 'the process the step started is stopped too');
+  });
+
+  test('cancel stops every process of a running step, what it started in the background too', async () => {
+    const handle = runLocal(
+      wf('cancelled', [shellStep('wait', 'sleep 600 & echo "pids $$ $!"; wait')])
+    );
+    const pids = new Promise<number[]>(resolve =>
+      handle.on(event => {
+        if (event.type === 'step-log') {
+          resolve(stepPids(event.line));
+          handle.cancel();
+        }
+      })
+    );
+    const result = await handle.done;
+    assert.equal(result.status, 'cancelled');
+    const [shell, sleep] = await pids;
+    assert.equal(isRunning(shell), false, 'the step is still running');
+    assert.equal(isRunning(sleep), false, 'what the step started is still running');
+  });
+
+  test("what a step leaves running in the background ends with the step's command", async () => {
+    const handle = runLocal(
+      wf('background', [shellStep('detach', 'sleep 600 >/dev/null 2>&1 & echo "pids $$ $!"')])
+    );
+    const result = await handle.done;
+    assert.equal(result.status, 'succeeded', result.error?.message);
+    const [, sleep] = stepPids(logsByStep(handle.history()).get('background.detach')![0]);
+    assert.equal(
+      await settle(
+        async () => isRunning(sleep),
+        running => !running,
+        5000
+      ),
+      false
+    );
   });
 
   test('snapshot() folds the events into the state a live display draws', async () => {
@@ -255,12 +300,3 @@ describe('local executor', () => {
     );
   });
 });
-
-/** Whether a process runs (a zombie, killed but not yet reaped by PID 1, does not). */
-function isRunning(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}

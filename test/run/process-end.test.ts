@@ -1,25 +1,28 @@
 /**
  * No run outlives the process that started it: a tslab kernel restarted or shut down from the
- * notebook, a Node process killed with SIGKILL. The reaper (src/run/docker/reaper.ts) removes what
- * the run could not; it touches nothing of runs that ended normally nor of other processes, and
- * goes away when there is nothing left to watch.
+ * notebook, a Node process killed with SIGKILL. The reaper (src/run/reaper.ts) removes what
+ * the run could not (containers on Docker, step processes on the local executor); it touches
+ * nothing of runs that ended normally nor of other processes, and goes away when there is nothing
+ * left to watch.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { runWorkflow } from '../../src/run';
-import { reaper } from '../../src/run/docker/reaper';
+import { reaper } from '../../src/run/reaper';
 import { ArtifactStore, SqliteStore, defaultArtifactsDir, loadRecordedRun } from '../../src/track';
 import {
   docker,
+  isRunning,
   leftovers,
   nodeStep,
   processExists,
   removeRunVolumes,
   settle,
+  stepPids,
   testRunId,
   wf
 } from './helpers';
@@ -199,6 +202,28 @@ await run.done;`,
     assert.ok(await foreignRunIsThere(), "another process's run was touched");
   });
 
+  test('a Node process killed with SIGKILL mid-run on the local executor leaves none of its step processes', async () => {
+    const workdir = mkdtempSync(join(tmpdir(), 'scanflow-sigkill-local-'));
+    const killed = localRun(testRunId('sigkill-local'), workdir);
+    const other = localRun(testRunId('sigkill-local-other'), workdir);
+    try {
+      const [killedPids, otherPids] = await Promise.all([killed.pids, other.pids]);
+      assert.ok(killedPids.concat(otherPids).every(isRunning), 'the steps were not running');
+      killed.child.kill('SIGKILL');
+
+      const stillRunning = async (): Promise<number[]> => killedPids.filter(isRunning);
+      assert.deepEqual(await settle(stillRunning, left => left.length === 0, 10_000), []);
+      // The run of another process goes on, and a cancel (Ctrl-C) ends all of its processes.
+      assert.ok(otherPids.every(isRunning), "another process's run was touched");
+      other.child.kill('SIGINT');
+      assert.equal(await other.exited, 'run cancelled');
+      assert.deepEqual(otherPids.filter(isRunning), []);
+    } finally {
+      [killed, other].forEach(run => run.child.kill('SIGKILL'));
+      rmSync(workdir, { recursive: true, force: true });
+    }
+  });
+
   test('in a process that lives on, a run that ends normally keeps its outputs and the reaper goes away', async () => {
     const runId = testRunId('reaper-normal');
     runIds.push(runId);
@@ -232,3 +257,33 @@ await run.done;`,
     assert.ok(await foreignRunIsThere(), "another process's run was touched");
   });
 });
+
+/**
+ * A Node process running fixtures/local-run.ts: `pids` resolves to its step's shell and background
+ * job once both run, `exited` to the last line it printed.
+ */
+function localRun(
+  runId: string,
+  workdir: string
+): { child: ChildProcessWithoutNullStreams; pids: Promise<number[]>; exited: Promise<string> } {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, 'fixtures', 'local-run.ts'), runId, workdir],
+    { cwd: root }
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<string>(resolve =>
+    child.on('close', () => resolve(stdout.trim().split('\n').pop() ?? ''))
+  );
+  const pids = new Promise<number[]>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const pids = stepPids(stdout.split('\n')[0]);
+      if (pids.length === 2) resolve(pids);
+    });
+    void exited.then(() => reject(new Error(`the step never started: ${stdout}${stderr}`)));
+  });
+  return { child, pids, exited };
+}

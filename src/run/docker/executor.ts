@@ -14,7 +14,7 @@ import type { ParameterValue } from '../../workflow';
 import { DockerClient, LABEL, errorText, statusOf, type DockerOptions } from './client';
 import { containerOptions } from './container-config';
 import { ensureStepImage } from './images';
-import { reaper } from './reaper';
+import { reaper } from '../reaper';
 
 export interface DockerExecutorOptions {
   /** How to reach the engine; by default DOCKER_HOST or the local socket. */
@@ -95,7 +95,10 @@ export class DockerExecutor implements Executor {
   async open(): Promise<void> {
     this.opened = true;
     // Before anything exists: should this process die from now on, the reaper removes it all.
-    reaper.opened(this.runId, this.options.docker, this.plan!.keepOutputs === true);
+    reaper.opened(this.runId, {
+      docker: this.options.docker ?? {},
+      keep: this.plan!.keepOutputs === true
+    });
     await Promise.all([
       this.client.createNetwork(this.network, this.labels()),
       this.client.createVolume(this.outputs, this.labels())

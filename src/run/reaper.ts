@@ -1,13 +1,15 @@
 /**
- * The reaper: a small detached process that removes a run's containers and network (and its
- * outputs volume, unless the outputs are worth keeping) when the process that started the run goes
- * away before the run has cleaned up: a tslab kernel restarted or shut down, a SIGKILL, a crash.
+ * The reaper: a small detached process that ends what a run left behind when the process that
+ * started the run goes away before the run has cleaned up (a tslab kernel restarted or shut down,
+ * a SIGKILL, a crash): the run's containers and network (and its outputs volume, unless the
+ * outputs are worth keeping) on Docker, the step processes on the local executor.
  *
  * The idea is testcontainers' Ryuk, without a container: this process holds the write end of a
- * pipe to the reaper and tells it, one JSON line at a time, which runs are open. The kernel closes
- * the pipe whenever this process ends, however it ends; the reaper then sweeps, through the Docker
- * API and the same `removeLabelled` as `scanflow clean`, the runs that were never reported closed,
- * and exits. One reaper per process, started by the first Docker run; when no run has been open
+ * pipe to the reaper and tells it, one JSON line at a time, which runs are open and which step
+ * process groups they have running. The kernel closes the pipe whenever this process ends, however
+ * it ends; the reaper then sweeps what belongs to the runs that were never reported closed (through
+ * the Docker API and the same `removeLabelled` as `scanflow clean`; by signalling the process
+ * groups), and exits. One reaper per process, started by the first run; when no run has been open
  * for a few seconds this process closes the pipe itself, and the reaper, with nothing to sweep,
  * exits.
  */
@@ -15,21 +17,28 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { DockerOptions } from './client';
+import type { DockerOptions } from './docker/client';
+import type { ProcessGroup } from './process-group';
 
 /** How the reaper reaches the engine: the part of DockerOptions that can travel as JSON. */
 export type ReaperConnection = Pick<DockerOptions, 'socketPath' | 'host' | 'port' | 'protocol'>;
 
-/** One line from the owner to the reaper. */
+/** One line from the owner to the reaper. `docker` is absent for a run of local processes. */
 export type ReaperMessage =
-  { open: string; docker: ReaperConnection; keep: boolean } | { keep: string } | { closed: string };
+  | { open: string; docker?: ReaperConnection; keep: boolean }
+  | { keep: string }
+  | { closed: string }
+  | { started: string; group: ProcessGroup }
+  | { ended: string; pgid: number };
 
 /** How long the reaper stays after the last run closed, so that back-to-back runs share it. */
 const LINGER_MS = 5000;
 
 interface OpenRun {
-  docker: ReaperConnection;
+  docker?: ReaperConnection;
   keep: boolean;
+  /** The step process groups running now, by group id. */
+  groups: Map<number, ProcessGroup>;
 }
 
 class Reaper {
@@ -39,13 +48,16 @@ class Reaper {
 
   /**
    * Call before the run creates anything: from then on, if this process dies, the reaper removes
-   * what carries the run's label. `keep`: its outputs volume is kept whatever happens.
+   * what carries the run's label on the `docker` engine (a run of local processes has none) and
+   * ends the step processes reported `started`. `keep`: its outputs volume is kept whatever
+   * happens.
    */
-  opened(runId: string, docker: DockerOptions | undefined, keep: boolean): void {
+  opened(runId: string, options: { docker?: DockerOptions; keep?: boolean } = {}): void {
     clearTimeout(this.idle);
-    const run = { docker: connection(docker), keep };
+    const { docker, keep = false } = options;
+    const run: OpenRun = { docker: docker && connection(docker), keep, groups: new Map() };
     this.open.set(runId, run);
-    this.send({ open: runId, ...run });
+    this.send({ open: runId, docker: run.docker, keep });
   }
 
   /** The run's outputs volume holds outputs now: the reaper keeps it. */
@@ -54,6 +66,22 @@ class Reaper {
     if (run && !run.keep) {
       run.keep = true;
       this.send({ keep: runId });
+    }
+  }
+
+  /** A step of the run leads this process group now: the reaper ends it should this process die. */
+  started(runId: string, group: ProcessGroup): void {
+    const run = this.open.get(runId);
+    if (run) {
+      run.groups.set(group.pgid, group);
+      this.send({ started: runId, group });
+    }
+  }
+
+  /** The step's processes have ended: the reaper forgets the group (its number may be reused). */
+  ended(runId: string, pgid: number): void {
+    if (this.open.get(runId)?.groups.delete(pgid)) {
+      this.send({ ended: runId, pgid });
     }
   }
 
@@ -100,8 +128,11 @@ class Reaper {
     // Neither the process nor the pipe keeps this process (a kernel, a CLI) alive.
     child.unref();
     (child.stdin as Socket).unref();
-    const lines = [...this.open].map(([id, run]) => JSON.stringify({ open: id, ...run }));
-    child.stdin!.write(lines.map(line => `${line}\n`).join(''));
+    const messages = [...this.open].flatMap(([id, run]): ReaperMessage[] => [
+      { open: id, docker: run.docker, keep: run.keep },
+      ...[...run.groups.values()].map(group => ({ started: id, group }))
+    ]);
+    child.stdin!.write(messages.map(message => `${JSON.stringify(message)}\n`).join(''));
   }
 
   private stop(): void {
@@ -123,7 +154,7 @@ function reaperArgv(): string[] {
     : [entry];
 }
 
-function connection(options: DockerOptions | undefined): ReaperConnection {
-  const { socketPath, host, port, protocol } = options ?? {};
+function connection(options: DockerOptions): ReaperConnection {
+  const { socketPath, host, port, protocol } = options;
   return { socketPath, host, port, protocol };
 }

@@ -1,33 +1,52 @@
 /**
  * The reaper's own process (started by reaper.ts, detached, with no output): reads the owner's
- * messages from stdin; when stdin ends (the owner is gone, or has no run open), removes what
- * belongs to every run that was not reported closed, then exits.
+ * messages from stdin; when stdin ends (the owner is gone, or has no run open), ends the step
+ * processes and removes the Docker objects of every run that was not reported closed, then exits.
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { signalGroup, type ProcessGroup } from './process-group';
 import type { ReaperConnection, ReaperMessage } from './reaper';
 
 /** A container or network the owner asked for just before it died may appear after a sweep. */
 const SECOND_SWEEP_MS = 2000;
 
-const open = new Map<string, { docker: ReaperConnection; keep: boolean }>();
+interface OpenRun {
+  docker?: ReaperConnection;
+  keep: boolean;
+  groups: Map<number, ProcessGroup>;
+}
+
+const open = new Map<string, OpenRun>();
 
 function apply(message: ReaperMessage): void {
   if ('open' in message) {
-    open.set(message.open, { docker: message.docker, keep: message.keep });
+    open.set(message.open, { docker: message.docker, keep: message.keep, groups: new Map() });
   } else if ('keep' in message) {
     const run = open.get(message.keep);
     if (run) run.keep = true;
+  } else if ('started' in message) {
+    open.get(message.started)?.groups.set(message.group.pgid, message.group);
+  } else if ('ended' in message) {
+    open.get(message.ended)?.groups.delete(message.pgid);
   } else {
     open.delete(message.closed);
   }
 }
 
-async function sweep(): Promise<void> {
+/** Step processes are asked to stop first (SIGTERM), and are killed on the second sweep. */
+async function sweep(signal: NodeJS.Signals): Promise<void> {
+  for (const run of open.values()) {
+    run.groups.forEach(group => signalGroup(group, signal));
+  }
+  const docker = [...open].filter(([, run]) => run.docker);
+  if (docker.length === 0) {
+    return;
+  }
   // Loaded only when there is something to sweep: a reaper that only waits stays small.
-  const { DockerClient, LABEL } = await import('./client');
+  const { DockerClient, LABEL } = await import('./docker/client');
   await Promise.all(
-    [...open].map(([id, run]) =>
+    docker.map(([id, run]) =>
       new DockerClient(run.docker)
         .removeLabelled({ [LABEL.run]: id }, { volumes: !run.keep })
         .catch(() => undefined)
@@ -37,9 +56,9 @@ async function sweep(): Promise<void> {
 
 async function reap(): Promise<void> {
   if (open.size > 0) {
-    await sweep();
+    await sweep('SIGTERM');
     await sleep(SECOND_SWEEP_MS);
-    await sweep();
+    await sweep('SIGKILL');
   }
   process.exit(0);
 }
