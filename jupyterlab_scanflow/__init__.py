@@ -19,4 +19,4 @@ def _load_jupyter_server_extension(server_app):
     from .handlers import setup_handlers
 
     setup_handlers(server_app)
-    server_app.log.info("scanflow: server extension loaded (tracker proxy, clean)")
+    server_app.log.info("scanflow: server extension loaded (tracker proxy, clean, run)")

@@ -8,16 +8,21 @@
 - ``/scanflow/clean``: runs ``scanflow clean`` (argv array, no shell) and returns its output.
 - ``/scanflow/run``: starts ``scanflow run <workflow file> --executor <executor>`` in the
   background (argv array); its output goes to a log file next to the workflow, under
-  ``scanflow-logs/``, which the lab opens.
+  ``scanflow-logs/``. ``/scanflow/run/<id>`` follows it: GET returns the log from a byte offset
+  and the run's state (running, succeeded, failed, cancelled), DELETE cancels it (SIGINT, as
+  Ctrl-C: the CLI removes the run's containers). Runs are known until the server stops.
 
 Every route needs Jupyter's authentication (and, for POST, its XSRF check) like any API route.
 """
 
 import asyncio
+import codecs
 import json
 import os
 import re
+import secrets
 import shutil
+import signal
 import time
 from urllib.parse import urlsplit
 
@@ -35,6 +40,10 @@ POST_SEARCHES = {"api/2.0/mlflow/experiments/search", "api/2.0/mlflow/runs/searc
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 EXECUTORS = ("auto", "docker", "local")
 WORKFLOW_FILE = re.compile(r"\.(ts|js|json|ya?ml)$")
+# Exit codes of a `scanflow run` stopped by SIGINT or SIGTERM (128 + the signal), as shells say.
+INTERRUPTED = (130, 143)
+# The most log a single GET returns; the lab asks again from the offset it got.
+LOG_CHUNK = 1 << 20
 
 
 class Scanflow(Configurable):
@@ -170,10 +179,8 @@ class CleanHandler(APIHandler):
 
 
 class RunHandler(APIHandler):
-    """``POST {"path": "<workflow file>", "executor": "auto"|"docker"|"local"}``: starts a run."""
-
-    # Runs outlive their request: their processes are awaited here so none is left a zombie.
-    running = set()
+    """``POST {"path": "<workflow file>", "executor": "auto"|"docker"|"local"}``: starts a run;
+    answers its id (for /scanflow/run/<id>) and its log file (from the server root)."""
 
     @tornado.web.authenticated
     async def post(self):
@@ -212,10 +219,94 @@ class RunHandler(APIHandler):
                 )
             except OSError as error:
                 raise tornado.web.HTTPError(503, f"Could not start {argv[0]}: {error.strerror}.")
-        task = asyncio.ensure_future(process.wait())
-        RunHandler.running.add(task)
-        task.add_done_callback(RunHandler.running.discard)
-        self.finish({"pid": process.pid, "log": os.path.relpath(log_path, root)})
+        run = Run(process, log_path)
+        Run.started[run.id] = run
+        self.finish({"id": run.id, "pid": process.pid, "log": os.path.relpath(log_path, root)})
+
+
+class Run:
+    """A ``scanflow run`` started from the lab: its process, its log file and how it ended."""
+
+    # Every run this server started, by id, so that the lab can follow and cancel them.
+    started = {}
+
+    def __init__(self, process, log_path):
+        self.id = secrets.token_hex(8)
+        self.process = process
+        self.log_path = log_path
+        self.cancelled = False
+        # Awaited here, so that the process is reaped (no zombie) and its exit code is known.
+        self.ended = asyncio.ensure_future(process.wait())
+
+    @property
+    def state(self):
+        code = self.process.returncode
+        if code is None:
+            return "running"
+        if code == 0:
+            return "succeeded"
+        if self.cancelled or code in INTERRUPTED or code < 0:
+            return "cancelled"
+        return "failed"
+
+    def progress(self, offset):
+        """The log from byte ``offset`` on (whole characters only) and the run's state.
+
+        The state reads ``running`` until the log of an ended run has been read to its end, so
+        that the lab stops asking only when it has everything.
+        """
+        state = self.state  # read first: once the process has ended, its log is complete
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                chunk = log.read(LOG_CHUNK)
+                rest = bool(log.read(1))
+        except FileNotFoundError:
+            raise tornado.web.HTTPError(410, f"The run's log file {self.log_path} was removed.")
+        complete = state != "running" and not rest
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        text = decoder.decode(chunk, final=complete)
+        # A character cut at the end of the chunk is sent with the next one.
+        unread = len(decoder.getstate()[0])
+        return {
+            "state": state if complete else "running",
+            "exitCode": self.process.returncode if complete else None,
+            "text": text,
+            "offset": offset + len(chunk) - unread,
+        }
+
+
+class RunProgressHandler(APIHandler):
+    """``GET /scanflow/run/<id>?offset=<bytes>``: the run's log from there, and its state;
+    ``DELETE /scanflow/run/<id>``: cancels the run."""
+
+    def run(self, run_id):
+        run = Run.started.get(run_id)
+        if run is None:
+            raise tornado.web.HTTPError(
+                404, f"No run '{run_id}' was started by this Jupyter server (did it restart?)."
+            )
+        return run
+
+    @tornado.web.authenticated
+    def get(self, run_id):
+        run = self.run(run_id)
+        offset = self.get_query_argument("offset", "0")
+        if not offset.isdigit():
+            raise tornado.web.HTTPError(400, "The offset must be a whole number of bytes.")
+        self.finish(run.progress(int(offset)))
+
+    @tornado.web.authenticated
+    def delete(self, run_id):
+        run = self.run(run_id)
+        if run.state == "running":
+            run.cancelled = True
+            # As Ctrl-C: the CLI cancels the run and removes its containers, then exits.
+            try:
+                run.process.send_signal(signal.SIGINT)
+            except ProcessLookupError:
+                pass  # it ended meanwhile
+        self.finish({"state": run.state})
 
 
 def json_object(body):
@@ -238,5 +329,6 @@ def setup_handlers(server_app):
             (url_path_join(base, "tracker", "(.*)"), TrackerProxyHandler),
             (url_path_join(base, "clean"), CleanHandler),
             (url_path_join(base, "run"), RunHandler),
+            (url_path_join(base, "run", "([0-9a-f]{16})"), RunProgressHandler),
         ],
     )

@@ -1,11 +1,13 @@
 /**
  * The "Run Workflow File" command: has the Jupyter server start `scanflow run` on a workflow file
  * (jupyterlab_scanflow/handlers.py) with the default executor setting unless told otherwise, and
- * opens the run's log file. Runs that should update a graph live belong in a notebook cell.
+ * opens the run's log, followed live until the run ends (run-log.ts). Runs that should update a
+ * graph live belong in a notebook cell.
  */
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, InputDialog, Notification } from '@jupyterlab/apputils';
+import { ICommandPalette, InputDialog, MainAreaWidget, Notification } from '@jupyterlab/apputils';
 import { CATEGORY, COMMANDS } from './commands';
+import { RunLog } from './run-log';
 import { messageOf } from './server-plugin';
 import { IScanflowServer, IScanflowSettings, type Executor } from './tokens';
 
@@ -19,7 +21,7 @@ interface RunWorkflowArgs {
 
 export const runWorkflow: JupyterFrontEndPlugin<void> = {
   id: 'scanflow:run-workflow',
-  description: 'Runs a workflow file on the Jupyter server (scanflow run) and opens its log.',
+  description: 'Runs a workflow file on the Jupyter server (scanflow run) and follows its log.',
   autoStart: true,
   requires: [IScanflowServer, IScanflowSettings],
   optional: [ICommandPalette],
@@ -58,11 +60,18 @@ export const runWorkflow: JupyterFrontEndPlugin<void> = {
           Notification.error(`Could not run ${path}: ${messageOf(text)}`, { autoClose: false });
           return;
         }
-        const { log } = JSON.parse(text) as { log: string };
-        Notification.info(`Running ${path} (${executor} executor); its log: ${log}`, {
-          autoClose: 6000
+        const { id, log } = JSON.parse(text) as { id: string; log: string };
+        const content = new RunLog(server, { id, log, path, executor }, file => {
+          void app.commands.execute('docmanager:open', { path: file });
         });
-        await app.commands.execute('docmanager:open', { path: log });
+        const widget = new MainAreaWidget({ content });
+        widget.id = content.id;
+        widget.title.label = content.title.label;
+        widget.title.caption = content.title.caption;
+        widget.title.closable = true;
+        app.shell.add(widget, 'main');
+        app.shell.activateById(widget.id);
+        await content.follow();
       }
     });
     palette?.addItem({ command: COMMANDS.runWorkflow, category: CATEGORY });

@@ -10,6 +10,7 @@ const EXECUTORS: readonly Executor[] = ['auto', 'docker', 'local'];
 /** The current values; the defaults are the schema's, for when the registry cannot load. */
 class Settings implements IScanflowSettings {
   trackerUrl = 'http://127.0.0.1:5000';
+  trackerToken = '';
   chartTheme = 'auto';
   defaultExecutor: Executor = 'auto';
 
@@ -18,6 +19,7 @@ class Settings implements IScanflowSettings {
     graphSettings.maxHeight = Number(value('maxGraphHeight')) || 560;
     graphSettings.collapseAbove = Number(value('collapseAbove')) || 0;
     this.trackerUrl = String(value('trackerUrl') ?? this.trackerUrl);
+    this.trackerToken = String(value('trackerToken') ?? '');
     this.chartTheme = String(value('chartTheme') ?? 'auto');
     const executor = value('defaultExecutor') as Executor;
     this.defaultExecutor = EXECUTORS.includes(executor) ? executor : 'auto';
@@ -27,7 +29,8 @@ class Settings implements IScanflowSettings {
 
 export const settings: JupyterFrontEndPlugin<IScanflowSettings> = {
   id: 'scanflow:settings',
-  description: 'Loads the Scanflow settings: graphs, tracker URL, chart theme, default executor.',
+  description:
+    'Loads the Scanflow settings: graphs, tracker URL and token, chart theme, default executor.',
   autoStart: true,
   requires: [ISettingRegistry],
   provides: IScanflowSettings,

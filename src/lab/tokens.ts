@@ -8,6 +8,8 @@ export type Executor = 'auto' | 'docker' | 'local';
 export interface IScanflowSettings {
   /** The tracker the tracker panel command reads by default. */
   readonly trackerUrl: string;
+  /** The bearer token of that tracker ('' when it needs none); sent to no other tracker. */
+  readonly trackerToken: string;
   /** A vega theme name for the tracker's charts, or 'auto' (JupyterLab's choice). */
   readonly chartTheme: string;
   /** The executor of runs started from the lab. */

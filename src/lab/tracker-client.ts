@@ -38,14 +38,21 @@ interface MlflowRun {
 /** A failure the user reads: says what was asked of which tracker, and what came back. */
 export class TrackerRequestError extends Error {}
 
+/** The tracker wants a bearer token (401): none was sent, or not the right one. */
+export class TrackerTokenError extends TrackerRequestError {}
+
 /** Metric histories are fetched for this many runs at most (newest first). */
 const CHART_RUNS = 20;
 
 export class TrackerClient {
+  /**
+   * @param token - the tracker's bearer token, if it needs one; the proxy sends it on as
+   *   `Authorization: Bearer <token>`. Writable, so that a panel can retry with another.
+   */
   constructor(
     private readonly request: ScanflowRequest,
     readonly url: string,
-    private readonly token?: string
+    public token?: string
   ) {}
 
   /** The names of the tracker's experiments (workflows). */
@@ -134,6 +141,14 @@ export class TrackerClient {
       throw new TrackerRequestError(`Could not reach the Jupyter server: ${String(error)}`);
     }
     const text = await response.text();
+    // Jupyter refuses its own unauthenticated requests with 403: a 401 is the tracker's.
+    if (response.status === 401) {
+      throw new TrackerTokenError(
+        this.token
+          ? `The tracker at ${this.url} refused the token (401).`
+          : `The tracker at ${this.url} needs a token (401).`
+      );
+    }
     if (!response.ok) {
       throw new TrackerRequestError(
         `${this.url} answered ${response.status} to ${path.split('?')[0]}: ${reason(text)}`

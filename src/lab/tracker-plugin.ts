@@ -6,7 +6,10 @@ import { TrackerClient } from './tracker-client';
 import { TrackerPanel } from './tracker-panel';
 import { IScanflowServer, IScanflowSettings } from './tokens';
 
-/** The command's arguments; without `url` it asks, offering the tracker URL setting. */
+/**
+ * The command's arguments; without `url` it asks, offering the tracker URL setting. Without
+ * `token`, the token setting is used for the tracker of the URL setting (and the panel asks).
+ */
 interface OpenTrackerArgs {
   url?: string;
   experiment?: string;
@@ -42,10 +45,11 @@ export const trackerPanel: JupyterFrontEndPlugin<void> = {
           if (!answer.button.accept || !answer.value) return;
           url = answer.value.trim();
         }
+        url = url.replace(/\/+$/, '');
         const client = new TrackerClient(
           (path, init) => server.request(path, init),
-          url.replace(/\/+$/, ''),
-          typeof given.token === 'string' ? given.token : undefined
+          url,
+          typeof given.token === 'string' ? given.token : settingToken(settings, url)
         );
         const panel = new TrackerPanel(
           client,
@@ -63,3 +67,9 @@ export const trackerPanel: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: COMMANDS.openTracker, category: CATEGORY });
   }
 };
+
+/** The token setting, for the tracker it belongs to only: a token is not sent to other servers. */
+function settingToken(settings: IScanflowSettings, url: string): string | undefined {
+  const own = settings.trackerUrl.replace(/\/+$/, '');
+  return settings.trackerToken && url === own ? settings.trackerToken : undefined;
+}

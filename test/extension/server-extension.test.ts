@@ -1,7 +1,8 @@
 /**
  * The jupyterlab_scanflow server extension in a real Jupyter server: enabled by `pip install .`,
  * a read-only proxy to a real tracker (with and without the tracker's bearer token), refusals of
- * unauthenticated and write requests, and `scanflow clean` run with an argv array.
+ * unauthenticated and write requests, `scanflow clean` run with an argv array, and runs of
+ * workflow files started, followed and cancelled.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -204,5 +205,94 @@ describe('the jupyterlab_scanflow server extension', () => {
     assert.equal(await refused({ path: 'notes.txt' }), 400);
     assert.equal(await refused(['from-lab.json']), 400);
     assert.equal(existsSync(join(labRoot, '..', 'etc')), false);
+  });
+
+  /** A one-step workflow file under the lab root, run by the server with the local executor. */
+  const startRun = async (name: string, script: string): Promise<string> => {
+    const definition = {
+      kind: 'workflow',
+      name,
+      steps: [
+        { kind: 'step', name: 'step', image: 'scanflow/node:20', command: ['node', '-e', script] }
+      ]
+    };
+    writeFileSync(join(labRoot, `${name}.json`), JSON.stringify(definition));
+    const response = await call('run', {
+      method: 'POST',
+      body: { path: `${name}.json`, executor: 'local' }
+    });
+    assert.equal(response.status, 200, jupyter!.log().slice(-3000));
+    const { id } = (await response.json()) as { id: string };
+    assert.match(id, /^[0-9a-f]{16}$/);
+    return id;
+  };
+
+  interface Progress {
+    state: string;
+    exitCode: number | null;
+    text: string;
+    offset: number;
+  }
+
+  /** Reads a run's log from `offset` on until `until` holds for what was read (or 60 s pass). */
+  const follow = async (
+    id: string,
+    offset: number,
+    until: (read: { text: string; last: Progress }) => boolean
+  ): Promise<{ text: string; last: Progress }> => {
+    let text = '';
+    for (let i = 0; i < 600; i++) {
+      const response = await call(`run/${id}?offset=${offset}`);
+      assert.equal(response.status, 200);
+      const last = (await response.json()) as Progress;
+      text += last.text;
+      offset = last.offset;
+      if (until({ text, last })) return { text, last };
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
+    assert.fail(`run ${id} never got there; read:\n${text}`);
+  };
+
+  it('follows a run from the lab: its log from an offset while it runs, then how it ended', async () => {
+    const go = join(labRoot, 'go');
+    const id = await startRun(
+      'followed',
+      `console.log('first line'); setInterval(() => { if (require('fs').existsSync(${JSON.stringify(go)})) { console.log('second line'); process.exit(0); } }, 100);`
+    );
+    const start = await follow(id, 0, ({ text }) => text.includes('first line'));
+    assert.equal(start.last.state, 'running');
+    assert.equal(start.last.exitCode, null);
+    assert.match(start.text, /^\$ scanflow run followed\.json --executor local$/m);
+    assert.doesNotMatch(start.text, /second line/);
+
+    writeFileSync(go, '');
+    const end = await follow(id, start.last.offset, ({ last }) => last.state !== 'running');
+    assert.equal(end.last.state, 'succeeded');
+    assert.equal(end.last.exitCode, 0);
+    // From the offset on: what came after the first line only, to the end of the run.
+    assert.doesNotMatch(end.text, /first line/);
+    assert.match(end.text, /second line/);
+    assert.match(end.text, /^run \S+ succeeded: 1 steps/m);
+    const again = (await (await call(`run/${id}?offset=${end.last.offset}`)).json()) as Progress;
+    assert.deepEqual(again, { ...end.last, text: '' });
+
+    const failing = await startRun('failing', 'process.exit(3)');
+    const failed = await follow(failing, 0, ({ last }) => last.state !== 'running');
+    assert.equal(failed.last.state, 'failed');
+    assert.equal(failed.last.exitCode, 1);
+
+    assert.equal((await call(`run/${id}?offset=-1`)).status, 400);
+    assert.equal((await call(`run/${'0'.repeat(16)}`)).status, 404);
+    assert.equal((await call(`run/${id}`, {}, false)).status, 403);
+  });
+
+  it('cancels a run from the lab: SIGINT, as Ctrl-C, and the run ends cancelled', async () => {
+    const id = await startRun('endless', "console.log('waiting'); setInterval(() => {}, 1000);");
+    await follow(id, 0, ({ text }) => text.includes('waiting'));
+    const response = await call(`run/${id}`, { method: 'DELETE' });
+    assert.equal(response.status, 200);
+    const end = await follow(id, 0, ({ last }) => last.state !== 'running');
+    assert.equal(end.last.state, 'cancelled');
+    assert.match(end.text, /was cancelled/);
   });
 });

@@ -20,7 +20,9 @@ const direct: ScanflowRequest = (path, init) => {
   const headers = new Headers(init.headers);
   const tracker = headers.get('X-Scanflow-Tracker');
   assert.ok(path.startsWith('tracker/') && tracker);
-  return fetch(`${tracker}/${path.slice('tracker/'.length)}`, init);
+  const token = headers.get('X-Scanflow-Tracker-Token');
+  if (token) headers.set('Authorization', `Bearer ${token}`);
+  return fetch(`${tracker}/${path.slice('tracker/'.length)}`, { ...init, headers });
 };
 
 /** JupyterLab's vega renderer, as the tracker renderer hands charts to it. */
@@ -36,15 +38,22 @@ trackerServices.charts = {
     }) as unknown as IRenderMime.IRenderer
 };
 
+const TOKEN = 'tracker-token-for-the-panel';
+
 describe('the standalone tracker panel', () => {
   let tracker: Started | undefined;
+  let guarded: Started | undefined;
 
   before(async () => {
-    tracker = await startTracker();
+    [tracker, guarded] = await Promise.all([startTracker(), startTracker(TOKEN)]);
     await seedRuns(tracker.url, 'mnist');
     await seedRuns(tracker.url, 'fashion');
+    await seedRuns(guarded.url, 'mnist', TOKEN);
   });
-  after(() => tracker?.stop());
+  after(() => {
+    tracker?.stop();
+    guarded?.stop();
+  });
 
   it("reads a tracker's experiments and shows a run table with params and metric charts", async () => {
     charts.length = 0;
@@ -92,6 +101,52 @@ describe('the standalone tracker panel', () => {
     assert.match(panel.node.textContent ?? '', /3 runs · experiment fashion/);
   });
 
+  it('says that a tracker needs a token, and where to enter it; reads it with the token', async () => {
+    const panel = new TrackerPanel(new TrackerClient(direct, guarded!.url));
+    window.document.body.append(panel.node);
+    try {
+      await panel.load();
+      const status = panel.node.querySelector('.jp-ScanflowTrackerPanel-status')!;
+      assert.ok(status.classList.contains('jp-mod-error'));
+      assert.match(
+        status.textContent ?? '',
+        /^The tracker at http:\S+ needs a token \(401\)\. Enter its token in the Token field/
+      );
+      assert.equal(panel.node.querySelectorAll('tr[data-run]').length, 0);
+      assert.equal(panel.node.querySelector<HTMLElement>('.jp-ScanflowTracker')?.hidden, true);
+      const field = panel.node.querySelector<HTMLInputElement>('.jp-ScanflowTrackerPanel-token')!;
+      assert.equal(field.type, 'password');
+      assert.equal(window.document.activeElement, field);
+
+      field.value = 'wrong';
+      field.dispatchEvent(new window.KeyboardEvent('keydown', { key: 'Enter' }));
+      for (let i = 0; i < 200 && !/refused/.test(status.textContent ?? ''); i++) {
+        await new Promise(resolve => setTimeout(resolve, 20));
+      }
+      assert.match(status.textContent ?? '', /refused the token \(401\)/);
+
+      field.value = TOKEN;
+      await panel.load();
+      assert.equal(status.textContent, '');
+      assert.equal(panel.node.querySelectorAll('tr[data-run]').length, 3);
+      assert.equal(panel.node.querySelector<HTMLElement>('.jp-ScanflowTracker')?.hidden, false);
+      assert.ok(!panel.node.outerHTML.includes(TOKEN));
+    } finally {
+      panel.node.remove();
+      panel.dispose();
+    }
+
+    // A token given when opening (the command's argument or the setting) is used, and not shown.
+    const given = new TrackerPanel(new TrackerClient(direct, guarded!.url, TOKEN));
+    await given.load();
+    assert.equal(given.node.querySelectorAll('tr[data-run]').length, 3);
+    const field = given.node.querySelector<HTMLInputElement>('.jp-ScanflowTrackerPanel-token')!;
+    assert.equal(field.value, '');
+    assert.equal(field.placeholder, 'Token (from settings)');
+    assert.ok(!given.node.outerHTML.includes(TOKEN));
+    given.dispose();
+  });
+
   it('says what went wrong when the tracker cannot be read', async () => {
     const panel = new TrackerPanel(new TrackerClient(direct, 'http://127.0.0.1:9'));
     await panel.load();
@@ -119,7 +174,7 @@ describe('the Scanflow settings', () => {
       })
     }) as unknown as ISettingRegistry;
 
-  it('apply to graphs and charts, and publish the tracker URL and the default executor', async () => {
+  it('apply to graphs and charts, and publish the tracker URL and token and the default executor', async () => {
     const before = { ...graphSettings };
     try {
       const published = await settings.activate(
@@ -128,6 +183,7 @@ describe('the Scanflow settings', () => {
           maxGraphHeight: 900,
           collapseAbove: 50,
           trackerUrl: 'http://tracker.example:5000',
+          trackerToken: 's3cret',
           chartTheme: 'ggplot2',
           defaultExecutor: 'local'
         })
@@ -135,6 +191,7 @@ describe('the Scanflow settings', () => {
       assert.equal(graphSettings.maxHeight, 900);
       assert.equal(graphSettings.collapseAbove, 50);
       assert.equal(published.trackerUrl, 'http://tracker.example:5000');
+      assert.equal(published.trackerToken, 's3cret');
       assert.equal(published.defaultExecutor, 'local');
       assert.equal(trackerServices.chartTheme, 'ggplot2');
 

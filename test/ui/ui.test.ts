@@ -3,11 +3,14 @@
  * venv's JupyterLab with the scanflow extension installed and the tslab kernel registered, on a
  * free port of 127.0.0.1, in a fresh root folder where `scanflow` is importable
  * (node_modules/scanflow links to this repository). The browser is Debian's Chromium. For the
- * palette commands: a real tracker with runs (SCANFLOW_TRACKER_URL) and, when a Docker engine
- * answers, a labelled network left over by a made-up run (SCANFLOW_CLEAN_RUN).
+ * palette commands: a real tracker with runs (SCANFLOW_TRACKER_URL), another that needs a token
+ * (SCANFLOW_GUARDED_TRACKER_URL, SCANFLOW_GUARDED_TRACKER_TOKEN), the lab's root folder
+ * (SCANFLOW_UI_ROOT) and, when a Docker engine answers, a labelled network left over by a
+ * made-up run (SCANFLOW_CLEAN_RUN).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,12 +45,17 @@ describe('the JupyterLab extension in a real JupyterLab and Chromium (Galata)', 
   let url = '';
   let serverLog = '';
   let tracker: Started | undefined;
+  let guarded: Started | undefined;
+  const guardedToken = randomBytes(12).toString('hex');
   const cleanRun = `sf-ui-${process.pid}-${Date.now().toString(36)}`;
   let leftover = false;
 
   before(async () => {
-    tracker = await startTracker();
-    await seedRuns(tracker.url, 'mnist');
+    [tracker, guarded] = await Promise.all([startTracker(), startTracker(guardedToken)]);
+    await Promise.all([
+      seedRuns(tracker.url, 'mnist'),
+      seedRuns(guarded.url, 'mnist', guardedToken)
+    ]);
     leftover =
       spawnSync('docker', ['network', 'create', '--label', `scanflow.run=${cleanRun}`, cleanRun])
         .status === 0;
@@ -83,6 +91,7 @@ describe('the JupyterLab extension in a real JupyterLab and Chromium (Galata)', 
     }
     if (labRoot) rmSync(labRoot, { recursive: true, force: true });
     tracker?.stop();
+    guarded?.stop();
     // Whatever the clean test left (nothing when it passed).
     if (leftover) spawnSync('docker', ['network', 'rm', cleanRun], { stdio: 'ignore' });
   });
@@ -104,6 +113,9 @@ describe('the JupyterLab extension in a real JupyterLab and Chromium (Galata)', 
           ...process.env,
           SCANFLOW_UI_URL: url,
           SCANFLOW_TRACKER_URL: tracker?.url ?? '',
+          SCANFLOW_GUARDED_TRACKER_URL: guarded?.url ?? '',
+          SCANFLOW_GUARDED_TRACKER_TOKEN: guardedToken,
+          SCANFLOW_UI_ROOT: labRoot,
           SCANFLOW_CLEAN_RUN: leftover ? cleanRun : ''
         },
         encoding: 'utf8',

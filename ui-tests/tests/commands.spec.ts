@@ -1,14 +1,18 @@
 /**
  * Scanflow's palette commands and the graph tooltip in a real JupyterLab, with the settings they
  * read: the tracker panel for the tracker URL setting (a real tracker that test/ui started, read
- * through the server extension), exporting a graph as SVG, running a workflow file with the
- * default executor setting, and cleaning up a run's leftover Docker network.
+ * through the server extension) and for a tracker that needs a token (typed into the panel, or
+ * from the token setting), exporting a graph as SVG, running a workflow file with the default
+ * executor setting and following its log live, and cleaning up a run's leftover Docker network.
  */
 import { expect, galata, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const TRACKER = process.env.SCANFLOW_TRACKER_URL ?? '';
+const GUARDED = process.env.SCANFLOW_GUARDED_TRACKER_URL ?? '';
+const GUARDED_TOKEN = process.env.SCANFLOW_GUARDED_TRACKER_TOKEN ?? '';
+const UI_ROOT = process.env.SCANFLOW_UI_ROOT ?? '';
 const CLEAN_RUN = process.env.SCANFLOW_CLEAN_RUN ?? '';
 const XSS = '<img src=x onerror=alert(1)>';
 
@@ -107,6 +111,76 @@ test('the tracker panel opens from the palette on the tracker URL setting', asyn
   await expect(panel.locator('.jp-ScanflowTracker-difftable tr').nth(1)).toContainText('lr');
 });
 
+test('a tracker that needs a token: the panel says so, and reads it with the token typed in', async ({
+  page
+}) => {
+  expect(GUARDED).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  await fromPalette(page, 'Open Tracker Panel');
+  await page.locator('.jp-Dialog input').fill(GUARDED);
+  await page.locator('.jp-Dialog button', { hasText: 'Open' }).click();
+
+  // No token: the problem and the fix, instead of a table.
+  const panel = page.locator('.jp-ScanflowTrackerPanel');
+  const status = panel.locator('.jp-ScanflowTrackerPanel-status');
+  await expect(status).toHaveText(
+    `The tracker at ${GUARDED} needs a token (401). Enter its token in the Token field and ` +
+      "press Enter (or set 'Tracker token' in Scanflow's settings)."
+  );
+  await expect(status).toHaveClass(/jp-mod-error/);
+  await expect(panel.locator('.jp-ScanflowTracker-runs')).toBeHidden();
+  const token = panel.locator('.jp-ScanflowTrackerPanel-token');
+  await expect(token).toHaveAttribute('type', 'password');
+  await expect(token).toBeFocused();
+
+  await token.fill('not-the-token');
+  await token.press('Enter');
+  await expect(status).toContainText(`The tracker at ${GUARDED} refused the token (401).`);
+  await expect(panel.locator('.jp-ScanflowTracker-runs')).toBeHidden();
+
+  await token.fill(GUARDED_TOKEN);
+  await token.press('Enter');
+  await expect(panel.locator('tr[data-run] td:nth-child(2)')).toHaveText(['big', 'small', 'tiny']);
+  await expect(status).toHaveText('');
+  await expect(status).not.toHaveClass(/jp-mod-error/);
+  // The token is never written into the page.
+  expect(await page.content()).not.toContain(GUARDED_TOKEN);
+});
+
+test.describe('with the token setting', () => {
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'scanflow:settings': { trackerUrl: GUARDED, trackerToken: GUARDED_TOKEN }
+    }
+  });
+
+  test("the panel reads the settings' tracker with its token; the editor hides it", async ({
+    page
+  }) => {
+    await fromPalette(page, 'Open Tracker Panel');
+    await expect(page.locator('.jp-Dialog input')).toHaveValue(GUARDED);
+    await page.locator('.jp-Dialog button', { hasText: 'Open' }).click();
+    const panel = page.locator('.jp-ScanflowTrackerPanel');
+    await expect(panel.locator('tr[data-run] td:nth-child(2)')).toHaveText([
+      'big',
+      'small',
+      'tiny'
+    ]);
+    const token = panel.locator('.jp-ScanflowTrackerPanel-token');
+    await expect(token).toHaveValue('');
+    await expect(token).toHaveAttribute('placeholder', 'Token (from settings)');
+    expect(await page.content()).not.toContain(GUARDED_TOKEN);
+
+    // The settings editor shows the token as a password field.
+    await page.evaluate(() =>
+      window.jupyterapp.commands.execute('settingeditor:open', { query: 'Scanflow' })
+    );
+    await page.locator('.jp-PluginList-entry', { hasText: 'Scanflow' }).first().click();
+    const field = page.locator('input[id$="trackerToken"]');
+    await expect(field).toHaveAttribute('type', 'password');
+  });
+});
+
 test('a node tooltip shows what a step runs and how it went; the graph exports as SVG', async ({
   page,
   tmpPath
@@ -175,43 +249,89 @@ test('a node tooltip shows what a step runs and how it went; the graph exports a
   expect(alerts).toEqual([]);
 });
 
-test('a workflow file runs on the server with the default executor setting', async ({
-  page,
-  tmpPath
-}) => {
+/** A one-step workflow file whose step runs `script` with node (the local executor setting). */
+async function workflowFile(
+  page: IJupyterLabPageFixture,
+  path: string,
+  script: string
+): Promise<void> {
   const definition = {
     kind: 'workflow',
     name: 'from-palette',
     steps: [
-      {
-        kind: 'step',
-        name: 'say',
-        image: 'scanflow/node:20',
-        command: ['node', '-e', "console.log('hello from the palette')"]
-      }
+      { kind: 'step', name: 'say', image: 'scanflow/node:20', command: ['node', '-e', script] }
     ]
   };
-  await page.contents.uploadContent(JSON.stringify(definition), 'text', `${tmpPath}/flow.json`);
+  await page.contents.uploadContent(JSON.stringify(definition), 'text', path);
+}
+
+/** Runs a workflow file from the palette; the run's log opens in a tab. */
+async function runFromPalette(page: IJupyterLabPageFixture, path: string): Promise<void> {
   await fromPalette(page, 'Run Workflow File (local executor)');
-  await page.locator('.jp-Dialog input').fill(`${tmpPath}/flow.json`);
+  await page.locator('.jp-Dialog input').fill(path);
   await page.locator('.jp-Dialog button', { hasText: 'Run' }).click();
-  // The log opens in JupyterLab; the server writes it as the run goes.
+}
+
+test('a workflow file runs on the server with the default executor setting; its log follows it', async ({
+  page,
+  tmpPath
+}) => {
+  const alerts: string[] = [];
+  page.on('dialog', dialog => {
+    alerts.push(dialog.message());
+    void dialog.dismiss();
+  });
+  // The step prints a line, then waits for a file this test writes once the first line is shown.
+  const go = `${UI_ROOT}/${tmpPath}/go`;
+  await workflowFile(
+    page,
+    `${tmpPath}/flow.json`,
+    `console.log('hello from the palette ${XSS}'); ` +
+      `setInterval(() => { if (require('fs').existsSync(${JSON.stringify(go)})) { ` +
+      `console.log('second line, written later'); process.exit(0); } }, 100);`
+  );
+  await runFromPalette(page, `${tmpPath}/flow.json`);
+
+  const view = page.locator('.jp-ScanflowRunLog');
+  await expect(page.locator('.lm-TabBar-tab.jp-mod-current .lm-TabBar-tabLabel')).toHaveText(
+    'Run flow.json'
+  );
+  const text = view.locator('.jp-ScanflowRunLog-text');
+  const status = view.locator('.jp-ScanflowRunLog-status');
+  await expect(text).toContainText('$ scanflow run flow.json --executor local');
+  await expect(text).toContainText(`hello from the palette ${XSS}`);
+  await expect(status).toHaveText('running…');
+  await expect(text).not.toContainText('second line');
+
+  await page.contents.uploadContent('', 'text', `${tmpPath}/go`);
+  await expect(text).toContainText('second line, written later');
+  await expect(text).toContainText(/run \S+ succeeded: 1 steps/);
+  await expect(status).toHaveText('succeeded');
+  await expect(status).toHaveAttribute('data-state', 'succeeded');
+  await expect(view.locator('button', { hasText: 'Cancel' })).toBeHidden();
+  expect(await view.locator('img').count()).toBe(0);
+  expect(alerts).toEqual([]);
+
+  // The same log is a file next to the workflow, which JupyterLab opens.
+  await view.locator('button', { hasText: 'Open Log File' }).click();
   await expect(page.locator('.lm-TabBar-tab.jp-mod-current .lm-TabBar-tabLabel')).toHaveText(
     /^flow\.json\.\d{8}-\d{6}\.log$/
   );
-  const logs = async (): Promise<string> => {
-    const listing = (await (
-      await page.request.get(`/api/contents/${tmpPath}/scanflow-logs?content=1`)
-    ).json()) as { content: Array<{ path: string }> };
-    const file = (await (
-      await page.request.get(`/api/contents/${listing.content[0].path}?content=1&format=text`)
-    ).json()) as { content: string };
-    return file.content;
-  };
-  await expect.poll(logs, { timeout: 60_000 }).toMatch(/^run \S+ succeeded/m);
-  const log = await logs();
-  expect(log).toContain('$ scanflow run flow.json --executor local');
-  expect(log).toContain('hello from the palette');
+});
+
+test('a run followed from the lab can be cancelled, and says so', async ({ page, tmpPath }) => {
+  await workflowFile(
+    page,
+    `${tmpPath}/endless.json`,
+    "console.log('waiting forever'); setInterval(() => {}, 1000);"
+  );
+  await runFromPalette(page, `${tmpPath}/endless.json`);
+  const view = page.locator('.jp-ScanflowRunLog');
+  await expect(view.locator('.jp-ScanflowRunLog-text')).toContainText('waiting forever');
+  await view.locator('button', { hasText: 'Cancel' }).click();
+  const status = view.locator('.jp-ScanflowRunLog-status');
+  await expect(status).toHaveText('cancelled');
+  await expect(view.locator('.jp-ScanflowRunLog-text')).toContainText('was cancelled');
 });
 
 test("cleaning up removes a run's leftover Docker objects", async ({ page }) => {
