@@ -1,9 +1,44 @@
 /**
- * Picks the TensorFlow.js backend once per process: tfjs-node when it is installed (native
- * TensorFlow), else WebAssembly, else the plain JavaScript cpu backend. The choice is logged once.
+ * TensorFlow.js, loaded on first use, and its backend, picked once per process: tfjs-node when it
+ * is installed (native TensorFlow), else WebAssembly, else the plain JavaScript cpu backend. The
+ * choice is logged once.
  */
-import * as tf from '@tensorflow/tfjs';
-import { registerWasmConvGradient } from './wasm-conv-gradient';
+import type * as TensorFlow from '@tensorflow/tfjs';
+
+let library: typeof TensorFlow | undefined;
+
+/**
+ * TensorFlow.js, loaded the first time one of its members is read: most users of the package (the
+ * CLI, a notebook that defines and runs workflows) never train a model, and loading it costs a
+ * good part of a second.
+ */
+const tf = new Proxy({} as typeof TensorFlow, {
+  get: (_target, name) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    library ??= require('@tensorflow/tfjs') as typeof TensorFlow;
+    return Reflect.get(library, name);
+  }
+});
+
+/* eslint-disable @typescript-eslint/no-namespace -- types merged into the value `tf` */
+/** The TensorFlow.js types the checker and improver name as `tf.X` (the value above has none). */
+declare namespace tf {
+  type LayersModel = TensorFlow.LayersModel;
+  type Sequential = TensorFlow.Sequential;
+  type SymbolicTensor = TensorFlow.SymbolicTensor;
+  type Tensor<R extends TensorFlow.Rank = TensorFlow.Rank> = TensorFlow.Tensor<R>;
+  type Tensor2D = TensorFlow.Tensor2D;
+  namespace layers {
+    type Layer = TensorFlow.layers.Layer;
+  }
+  namespace io {
+    type ModelArtifacts = TensorFlow.io.ModelArtifacts;
+  }
+  namespace serialization {
+    type ConfigDict = TensorFlow.serialization.ConfigDict;
+  }
+}
+/* eslint-enable @typescript-eslint/no-namespace */
 
 let choice: Promise<string> | undefined;
 
@@ -28,7 +63,7 @@ async function choose(): Promise<string> {
   for (const [name, register] of candidates) {
     if (await tryBackend(name, register)) {
       await tf.ready();
-      if (name === 'wasm') registerWasmConvGradient();
+      if (name === 'wasm') (await import('./wasm-conv-gradient')).registerWasmConvGradient();
       console.info(`scanflow check: TensorFlow.js backend '${tf.getBackend()}'`);
       return tf.getBackend();
     }

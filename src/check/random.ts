@@ -2,19 +2,26 @@
  * Seeded pseudorandom numbers (Mersenne Twister, from @stdlib), so that splits, permutations and
  * simulations are reproducible.
  */
-import randn from '@stdlib/random-base-randn';
-import randu from '@stdlib/random-base-randu';
+import type randn from '@stdlib/random-base-randn';
+import type randu from '@stdlib/random-base-randu';
+
+// The generators are loaded on first use (together a tenth of a second): importing the package
+// should not cost that to those who never draw a number.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const uniformGenerator = (): typeof randu => require('@stdlib/random-base-randu') as typeof randu;
+const normalGenerator = (): typeof randn => require('@stdlib/random-base-randn') as typeof randn;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export type Uniform = () => number;
 
 /** Uniform numbers in [0, 1) from a seeded generator. */
 export function seededUniform(seed: number): Uniform {
-  return randu.factory({ seed: seed >>> 0 || 1, name: 'mt19937' });
+  return uniformGenerator().factory({ seed: seed >>> 0 || 1, name: 'mt19937' });
 }
 
 /** Standard normal numbers from a seeded generator. */
 export function seededNormal(seed: number): () => number {
-  return randn.factory({ seed: seed >>> 0 || 1, name: 'box-muller' });
+  return normalGenerator().factory({ seed: seed >>> 0 || 1, name: 'box-muller' });
 }
 
 /** The integers 0..n-1 in random order (Fisher-Yates). */

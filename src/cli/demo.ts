@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
 import type { ExecutorKind } from '../run';
-import { DemoError, formatSummary, runMnistDemo } from '../demo/mnist/demo';
 import { SIZES, type SizeName } from '../demo/mnist/data';
 import type { Output } from './main';
 import { ProgressDisplay } from './progress';
@@ -32,6 +31,8 @@ export function registerDemoCommands(program: Command, output: Output): void {
         .default('standard')
     )
     .action(async (_name: string, options: DemoCommandOptions) => {
+      // Loaded only for the demo: it brings the whole toolkit, TensorFlow.js included.
+      const { DemoError, formatSummary, runMnistDemo } = await import('../demo/mnist/demo');
       // The workflow's steps show the same live progress as `scanflow run`.
       const display = new ProgressDisplay(output, false);
       try {

