@@ -99,15 +99,18 @@ export function registerRunCommands(program: Command, output: Output): void {
 
   program
     .command('clean')
-    .description('Remove every container, network and volume that scanflow labelled.')
+    .description(
+      'Remove every container, network and volume that scanflow labelled, and the folders of ' +
+        'local runs whose process has ended.'
+    )
     .option('--run <id>', "only this run's objects")
-    .option('--keep-volumes', 'keep the volumes that hold outputs')
+    .option('--keep-volumes', 'keep the volumes and folders that hold outputs')
     .action(async (options: { run?: string; keepVolumes?: boolean }) => {
       const { clean } = await import('../run/clean');
       const removed = await clean({ runId: options.run, volumes: !options.keepVolumes });
       output.out(
         `removed ${removed.containers.length} containers, ${removed.networks.length} networks, ` +
-          `${removed.volumes.length} volumes\n`
+          `${removed.volumes.length} volumes, ${removed.folders.length} run folders\n`
       );
     });
 }

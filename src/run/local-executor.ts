@@ -6,11 +6,12 @@
  * its container would.
  *
  * Each step leads a process group of its own, which ends with the step's command (as a container
- * ends with its main process) and which the reaper ends should this process die mid-run.
+ * ends with its main process) and which the reaper ends should this process die mid-run; the
+ * reaper then removes the run's folder too (see run-folder.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
+import { cpSync, mkdirSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CommandNotFoundError, EngineError, StepConfigError } from './errors';
 import type { EventInit } from './events';
@@ -18,6 +19,7 @@ import type { Executor, RunPlan, AttemptOutcome, StepRequest } from './executor'
 import { LineSplitter } from './lines';
 import { groupLedBy, signalGroup, type ProcessGroup } from './process-group';
 import { reaper } from './reaper';
+import { openRunFolder, removeRunFolder, runsRoot } from './run-folder';
 
 export interface LocalExecutorOptions {
   /** The folder that holds one folder per run; by default `<tmp>/scanflow-runs`. */
@@ -30,6 +32,7 @@ export class LocalExecutor implements Executor {
   readonly kind = 'local';
   private runId = '';
   private runDir = '';
+  private plan?: RunPlan;
   /** The steps running now, and the process group each leads. */
   private readonly live = new Map<ChildProcess, ProcessGroup>();
   /** Steps built from a `base`: the folder whose files their working folder starts with. */
@@ -42,9 +45,9 @@ export class LocalExecutor implements Executor {
   }
 
   async prepare(plan: RunPlan, emit: (event: EventInit) => void): Promise<void> {
-    const root = resolve(this.options.workdir ?? join(tmpdir(), 'scanflow-runs'));
+    this.plan = plan;
     this.runId = plan.runId;
-    this.runDir = join(root, plan.runId);
+    this.runDir = join(runsRoot(this.options.workdir), plan.runId);
     const limited = plan.graph.steps.filter(step => step.spec.resources).map(step => step.id);
     if (limited.length > 0) {
       emit({
@@ -68,9 +71,10 @@ export class LocalExecutor implements Executor {
   }
 
   async open(): Promise<void> {
-    // From now on, should this process die, the reaper ends the steps it reports running.
-    reaper.opened(this.runId);
-    mkdirSync(this.outputs, { recursive: true });
+    // From now on, should this process die, the reaper ends the steps it reports running and
+    // removes the run's folder (all but the outputs, once they are worth keeping).
+    reaper.opened(this.runId, { dir: this.runDir, keep: this.plan!.keepOutputs === true });
+    openRunFolder(this.runDir);
   }
 
   runStep(request: StepRequest): Promise<AttemptOutcome> {
@@ -137,10 +141,16 @@ export class LocalExecutor implements Executor {
         settle();
         out.end();
         err.end();
-        resolvePromise({
-          exitCode: code ?? 128 + signalNumber(signal),
-          lastLine: err.last ?? out.last
-        });
+        const exitCode = code ?? 128 + signalNumber(signal);
+        if (
+          exitCode === 0 &&
+          request.step.spec.outputs?.length &&
+          this.plan!.keepOutputs !== false
+        ) {
+          // The outputs folder holds outputs now: kept by the run's own cleanup, and by the reaper's.
+          reaper.keep(this.runId);
+        }
+        resolvePromise({ exitCode, lastLine: err.last ?? out.last });
       });
     });
   }
@@ -157,10 +167,7 @@ export class LocalExecutor implements Executor {
       return;
     }
     this.live.forEach((group, child) => this.stop(child, group));
-    rmSync(keepOutputs ? join(this.runDir, 'steps') : this.runDir, {
-      recursive: true,
-      force: true
-    });
+    removeRunFolder(this.runDir, keepOutputs);
     reaper.closed(this.runId);
   }
 }

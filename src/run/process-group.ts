@@ -35,6 +35,33 @@ export function signalGroup(group: ProcessGroup, signal: NodeJS.Signals): void {
   }
 }
 
+/** A process, told from a later one given the same number by when it started. */
+export interface ProcessIdentity {
+  pid: number;
+  /** As ProcessGroup.started. */
+  started?: string;
+}
+
+/** The process `pid` (by default this one). */
+export function identify(pid: number = process.pid): ProcessIdentity {
+  return { pid, started: startTime(pid) };
+}
+
+/** Whether the process still runs: a newcomer that took its number does not count. */
+export function isAlive(target: ProcessIdentity): boolean {
+  const now = startTime(target.pid);
+  if (now !== undefined) {
+    return target.started === undefined || now === target.started;
+  }
+  try {
+    // No such process, or no /proc to tell: the kernel answers.
+    process.kill(target.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Field 22 of /proc/PID/stat; undefined when there is no such process (or no /proc). */
 function startTime(pid: number): string | undefined {
   try {

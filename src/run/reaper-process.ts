@@ -1,11 +1,13 @@
 /**
  * The reaper's own process (started by reaper.ts, detached, with no output): reads the owner's
  * messages from stdin; when stdin ends (the owner is gone, or has no run open), ends the step
- * processes and removes the Docker objects of every run that was not reported closed, then exits.
+ * processes and removes the Docker objects or the folder of every run that was not reported closed,
+ * then exits.
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signalGroup, type ProcessGroup } from './process-group';
+import { removeRunFolder } from './run-folder';
 import type { ReaperConnection, ReaperMessage } from './reaper';
 
 /** A container or network the owner asked for just before it died may appear after a sweep. */
@@ -13,6 +15,7 @@ const SECOND_SWEEP_MS = 2000;
 
 interface OpenRun {
   docker?: ReaperConnection;
+  dir?: string;
   keep: boolean;
   groups: Map<number, ProcessGroup>;
 }
@@ -21,7 +24,8 @@ const open = new Map<string, OpenRun>();
 
 function apply(message: ReaperMessage): void {
   if ('open' in message) {
-    open.set(message.open, { docker: message.docker, keep: message.keep, groups: new Map() });
+    const { docker, dir, keep } = message;
+    open.set(message.open, { docker, dir, keep, groups: new Map() });
   } else if ('keep' in message) {
     const run = open.get(message.keep);
     if (run) run.keep = true;
@@ -59,6 +63,14 @@ async function reap(): Promise<void> {
     await sweep('SIGTERM');
     await sleep(SECOND_SWEEP_MS);
     await sweep('SIGKILL');
+    // Only now that no step process is left to write in them.
+    for (const run of open.values()) {
+      try {
+        if (run.dir) removeRunFolder(run.dir, run.keep);
+      } catch {
+        // `scanflow clean` removes what is left.
+      }
+    }
   }
   process.exit(0);
 }

@@ -2,14 +2,15 @@
  * The reaper: a small detached process that ends what a run left behind when the process that
  * started the run goes away before the run has cleaned up (a tslab kernel restarted or shut down,
  * a SIGKILL, a crash): the run's containers and network (and its outputs volume, unless the
- * outputs are worth keeping) on Docker, the step processes on the local executor.
+ * outputs are worth keeping) on Docker, the step processes and the run's folder (but for the
+ * outputs worth keeping) on the local executor.
  *
  * The idea is testcontainers' Ryuk, without a container: this process holds the write end of a
  * pipe to the reaper and tells it, one JSON line at a time, which runs are open and which step
  * process groups they have running. The kernel closes the pipe whenever this process ends, however
  * it ends; the reaper then sweeps what belongs to the runs that were never reported closed (through
  * the Docker API and the same `removeLabelled` as `scanflow clean`; by signalling the process
- * groups), and exits. One reaper per process, started by the first run; when no run has been open
+ * groups and removing the folders), and exits. One reaper per process, started by the first run; when no run has been open
  * for a few seconds this process closes the pipe itself, and the reaper, with nothing to sweep,
  * exits.
  */
@@ -23,9 +24,12 @@ import type { ProcessGroup } from './process-group';
 /** How the reaper reaches the engine: the part of DockerOptions that can travel as JSON. */
 export type ReaperConnection = Pick<DockerOptions, 'socketPath' | 'host' | 'port' | 'protocol'>;
 
-/** One line from the owner to the reaper. `docker` is absent for a run of local processes. */
+/**
+ * One line from the owner to the reaper. `docker` is absent for a run of local processes, `dir`
+ * (the run's folder, see run-folder.ts) for a run in containers.
+ */
 export type ReaperMessage =
-  | { open: string; docker?: ReaperConnection; keep: boolean }
+  | { open: string; docker?: ReaperConnection; dir?: string; keep: boolean }
   | { keep: string }
   | { closed: string }
   | { started: string; group: ProcessGroup }
@@ -36,6 +40,7 @@ const LINGER_MS = 5000;
 
 interface OpenRun {
   docker?: ReaperConnection;
+  dir?: string;
   keep: boolean;
   /** The step process groups running now, by group id. */
   groups: Map<number, ProcessGroup>;
@@ -48,19 +53,22 @@ class Reaper {
 
   /**
    * Call before the run creates anything: from then on, if this process dies, the reaper removes
-   * what carries the run's label on the `docker` engine (a run of local processes has none) and
-   * ends the step processes reported `started`. `keep`: its outputs volume is kept whatever
-   * happens.
+   * what carries the run's label on the `docker` engine (a run of local processes has none), ends
+   * the step processes reported `started` and removes the run's folder `dir` (local runs). `keep`:
+   * its outputs volume or folder is kept whatever happens.
    */
-  opened(runId: string, options: { docker?: DockerOptions; keep?: boolean } = {}): void {
+  opened(
+    runId: string,
+    options: { docker?: DockerOptions; dir?: string; keep?: boolean } = {}
+  ): void {
     clearTimeout(this.idle);
-    const { docker, keep = false } = options;
-    const run: OpenRun = { docker: docker && connection(docker), keep, groups: new Map() };
+    const { docker, dir, keep = false } = options;
+    const run: OpenRun = { docker: docker && connection(docker), dir, keep, groups: new Map() };
     this.open.set(runId, run);
-    this.send({ open: runId, docker: run.docker, keep });
+    this.send({ open: runId, docker: run.docker, dir, keep });
   }
 
-  /** The run's outputs volume holds outputs now: the reaper keeps it. */
+  /** The run's outputs volume or folder holds outputs now: the reaper keeps it. */
   keep(runId: string): void {
     const run = this.open.get(runId);
     if (run && !run.keep) {
@@ -129,7 +137,7 @@ class Reaper {
     child.unref();
     (child.stdin as Socket).unref();
     const messages = [...this.open].flatMap(([id, run]): ReaperMessage[] => [
-      { open: id, docker: run.docker, keep: run.keep },
+      { open: id, docker: run.docker, dir: run.dir, keep: run.keep },
       ...[...run.groups.values()].map(group => ({ started: id, group }))
     ]);
     child.stdin!.write(messages.map(message => `${JSON.stringify(message)}\n`).join(''));

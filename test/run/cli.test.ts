@@ -105,7 +105,7 @@ describe('scanflow run', () => {
     });
     const cleaned = await scanflow(['clean', '--run', dockerId]);
     assert.equal(cleaned.code, 0, cleaned.stderr);
-    assert.equal(cleaned.stdout, 'removed 0 containers, 0 networks, 1 volumes\n');
+    assert.equal(cleaned.stdout, 'removed 0 containers, 0 networks, 1 volumes, 0 run folders\n');
     assert.deepEqual(await leftovers(dockerId), nothingLeft);
   });
 

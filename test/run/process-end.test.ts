@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { runWorkflow } from '../../src/run';
+import { clean, runWorkflow } from '../../src/run';
 import { reaper } from '../../src/run/reaper';
 import { ArtifactStore, SqliteStore, defaultArtifactsDir, loadRecordedRun } from '../../src/track';
 import {
@@ -202,24 +202,89 @@ await run.done;`,
     assert.ok(await foreignRunIsThere(), "another process's run was touched");
   });
 
-  test('a Node process killed with SIGKILL mid-run on the local executor leaves none of its step processes', async () => {
+  test('a Node process killed with SIGKILL mid-run on the local executor leaves none of its step processes, and of its folder only the outputs', async () => {
     const workdir = mkdtempSync(join(tmpdir(), 'scanflow-sigkill-local-'));
     const killed = localRun(testRunId('sigkill-local'), workdir);
+    const kept = localRun(testRunId('sigkill-local-kept'), workdir, 'outputs');
     const other = localRun(testRunId('sigkill-local-other'), workdir);
     try {
-      const [killedPids, otherPids] = await Promise.all([killed.pids, other.pids]);
-      assert.ok(killedPids.concat(otherPids).every(isRunning), 'the steps were not running');
+      const [killedPids, keptPids, otherPids] = await Promise.all([
+        killed.pids,
+        kept.pids,
+        other.pids
+      ]);
+      const pids = killedPids.concat(keptPids);
+      assert.ok(pids.concat(otherPids).every(isRunning), 'the steps were not running');
       killed.child.kill('SIGKILL');
+      kept.child.kill('SIGKILL');
 
-      const stillRunning = async (): Promise<number[]> => killedPids.filter(isRunning);
+      const stillRunning = async (): Promise<number[]> => pids.filter(isRunning);
       assert.deepEqual(await settle(stillRunning, left => left.length === 0, 10_000), []);
+      // The reaper removes the runs' folders, all but the outputs a step wrote.
+      const folder = async (run: LocalRun): Promise<string[]> => entries(run.dir);
+      assert.deepEqual(
+        await settle(
+          () => folder(killed),
+          left => left.length === 0,
+          10_000
+        ),
+        []
+      );
+      assert.deepEqual(
+        await settle(
+          () => folder(kept),
+          left => !left.includes('steps'),
+          10_000
+        ),
+        ['outputs', 'run.json']
+      );
+      assert.equal(readFileSync(join(kept.dir, 'outputs', 'result.txt'), 'utf8'), '42\n');
       // The run of another process goes on, and a cancel (Ctrl-C) ends all of its processes.
       assert.ok(otherPids.every(isRunning), "another process's run was touched");
+      assert.deepEqual(entries(other.dir), ['outputs', 'run.json', 'steps']);
       other.child.kill('SIGINT');
       assert.equal(await other.exited, 'run cancelled');
       assert.deepEqual(otherPids.filter(isRunning), []);
+      assert.equal(existsSync(other.dir), false);
     } finally {
-      [killed, other].forEach(run => run.child.kill('SIGKILL'));
+      [killed, kept, other].forEach(run => run.child.kill('SIGKILL'));
+      rmSync(workdir, { recursive: true, force: true });
+    }
+  });
+
+  test('scanflow clean removes the folder of a local run whose process and reaper were killed, not of one in progress', async () => {
+    const workdir = mkdtempSync(join(tmpdir(), 'scanflow-clean-local-'));
+    const runId = testRunId('clean-local');
+    const run = localRun(runId, workdir, 'outputs');
+    let pids: number[] = [];
+    try {
+      pids = await run.pids;
+      const nothing = { containers: [], networks: [], volumes: [], folders: [] };
+      assert.deepEqual(await clean({ runId, workdir }), nothing, 'a run in progress was cleaned');
+      assert.deepEqual(entries(run.dir), ['outputs', 'run.json', 'steps']);
+
+      // As if the machine had lost both (an OOM kill, say): nothing has removed the folder.
+      const [watcher] = childrenOf(run.child.pid!).filter(pid =>
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('reaper-process')
+      );
+      assert.ok(watcher !== undefined, 'the run has no reaper');
+      process.kill(watcher, 'SIGKILL');
+      run.child.kill('SIGKILL');
+      await run.exited;
+      killGroup(pids[0]);
+
+      // --keep-volumes keeps the outputs; a plain clean removes the rest.
+      const dir = [run.dir];
+      assert.deepEqual(await clean({ runId, workdir, volumes: false }), {
+        ...nothing,
+        folders: dir
+      });
+      assert.deepEqual(entries(run.dir), ['outputs', 'run.json']);
+      assert.deepEqual(await clean({ runId, workdir }), { ...nothing, folders: dir });
+      assert.equal(existsSync(run.dir), false);
+    } finally {
+      run.child.kill('SIGKILL');
+      if (pids.length > 0) killGroup(pids[0]);
       rmSync(workdir, { recursive: true, force: true });
     }
   });
@@ -258,17 +323,29 @@ await run.done;`,
   });
 });
 
+interface LocalRun {
+  child: ChildProcessWithoutNullStreams;
+  /** The run's folder. */
+  dir: string;
+  pids: Promise<number[]>;
+  exited: Promise<string>;
+}
+
 /**
- * A Node process running fixtures/local-run.ts: `pids` resolves to its step's shell and background
- * job once both run, `exited` to the last line it printed.
+ * A Node process running fixtures/local-run.ts: `pids` resolves to its long step's shell and
+ * background job once both run, `exited` to the last line it printed.
  */
-function localRun(
-  runId: string,
-  workdir: string
-): { child: ChildProcessWithoutNullStreams; pids: Promise<number[]>; exited: Promise<string> } {
+function localRun(runId: string, workdir: string, outputs?: 'outputs'): LocalRun {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(__dirname, 'fixtures', 'local-run.ts'), runId, workdir],
+    [
+      '--import',
+      'tsx',
+      join(__dirname, 'fixtures', 'local-run.ts'),
+      runId,
+      workdir,
+      ...(outputs ? [outputs] : [])
+    ],
     { cwd: root }
   );
   let stdout = '';
@@ -285,5 +362,32 @@ function localRun(
     });
     void exited.then(() => reject(new Error(`the step never started: ${stdout}${stderr}`)));
   });
-  return { child, pids, exited };
+  return { child, dir: join(workdir, runId), pids, exited };
+}
+
+/** What a folder holds, sorted; nothing when it does not exist. */
+function entries(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
+/** The processes whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter(entry => /^\d+$/.test(entry))
+    .map(Number)
+    .filter(child => {
+      try {
+        return readFileSync(`/proc/${child}/status`, 'utf8').includes(`\nPPid:\t${pid}\n`);
+      } catch {
+        return false;
+      }
+    });
+}
+
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }
