@@ -18,7 +18,11 @@ export interface BenchResult {
 export type Benchmark = (args: string[]) => Promise<BenchResult>;
 
 async function main(): Promise<void> {
-  const [name, ...args] = process.argv.slice(2);
+  const [name, ...rest] = process.argv.slice(2);
+  // --out FILE writes the results elsewhere (to keep several runs of one benchmark side by side).
+  const outAt = rest.indexOf('--out');
+  const out = outAt >= 0 ? rest[outAt + 1] : undefined;
+  const args = outAt >= 0 ? [...rest.slice(0, outAt), ...rest.slice(outAt + 2)] : rest;
   const available = readdirSync(__dirname)
     .filter(f => f.endsWith('.ts') && f !== 'run.ts')
     .map(f => f.replace(/\.ts$/, ''));
@@ -33,7 +37,7 @@ async function main(): Promise<void> {
   if (!existsSync(output)) {
     mkdirSync(output, { recursive: true });
   }
-  const file = join(output, `${name}.json`);
+  const file = out ?? join(output, `${name}.json`);
   writeFileSync(file, `${JSON.stringify({ benchmark: name, started, ...result }, null, 2)}\n`);
   console.log(JSON.stringify({ ratio: result.ratio }, null, 2));
   console.log(`wrote ${file}`);

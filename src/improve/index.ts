@@ -8,13 +8,16 @@ export {
   leastConfidenceScores,
   marginSampling,
   marginScores,
+  powerSampling,
   randomSampling,
   rankedBatch,
   reconstructionErrorSampling,
   type AnomalyScorer,
+  type PowerOptions,
   type Probabilities,
   type Query,
-  type RankedBatchOptions
+  type RankedBatchOptions,
+  type SelectOptions
 } from './strategies';
 export {
   LabelingSession,
@@ -61,6 +64,7 @@ export {
 } from './retrain';
 export {
   ActiveLearner,
+  SELECT_DEFAULT,
   STRATEGIES as QUERY_STRATEGIES,
   type ActiveLearnerOptions,
   type QueryInputs,

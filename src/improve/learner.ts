@@ -19,6 +19,7 @@ import {
   type Comparison,
   type PromotionTarget
 } from './retrain';
+import { seededUniform } from '../check/random';
 import { LabelingSession } from './session';
 import {
   entropySampling,
@@ -31,6 +32,7 @@ import {
   type Matrix,
   type Probabilities,
   type Query,
+  type SelectOptions,
   type Uniform
 } from './strategies';
 
@@ -45,15 +47,25 @@ export interface QueryInputs {
   labeled: Matrix;
   scorer?: AnomalyScorer;
   uniform?: Uniform;
+  /** How the uncertainty strategies make a batch of their scores (see `SelectOptions`). */
+  select?: SelectOptions['select'];
 }
 
 /** The one interface every strategy is used through: (inputs, k) -> query. */
 export type QueryStrategy = (inputs: QueryInputs, k: number) => Query | Promise<Query>;
 
+/** The uncertainty strategies' batch selection unless a learner says otherwise. */
+export const SELECT_DEFAULT: NonNullable<SelectOptions['select']> = 'top';
+
+function selectOptions(inputs: QueryInputs): SelectOptions {
+  return { select: inputs.select, uniform: inputs.uniform };
+}
+
 export const STRATEGIES: Record<StrategyName, QueryStrategy> = {
-  'least-confidence': (inputs, k) => leastConfidence(inputs.probabilities, k),
-  margin: (inputs, k) => marginSampling(inputs.probabilities, k),
-  entropy: (inputs, k) => entropySampling(inputs.probabilities, k),
+  'least-confidence': (inputs, k) =>
+    leastConfidence(inputs.probabilities, k, selectOptions(inputs)),
+  margin: (inputs, k) => marginSampling(inputs.probabilities, k, selectOptions(inputs)),
+  entropy: (inputs, k) => entropySampling(inputs.probabilities, k, selectOptions(inputs)),
   'ranked-batch': (inputs, k) =>
     rankedBatch(inputs.probabilities, inputs.pool, k, { labeled: inputs.labeled }),
   'reconstruction-error': (inputs, k) => {
@@ -83,6 +95,12 @@ export interface ActiveLearnerOptions {
   heldOut: TrainingSet;
   strategy: StrategyName | QueryStrategy;
   scorer?: AnomalyScorer;
+  /** How least confidence, margin and entropy make a batch of their scores: 'top' takes the k
+   *  highest, 'power' draws k favouring high scores (default SELECT_DEFAULT; see README.md's
+   *  benchmark). */
+  select?: SelectOptions['select'];
+  /** Random source of the random strategy and of 'power' draws (default: seeded with the
+   *  classifier's seed, so that a run of queries repeats). */
   uniform?: Uniform;
   /** Show samples as grey images of this size (for example 28x28 for MNIST). */
   image?: { width: number; height: number; max?: 1 | 255 };
@@ -101,6 +119,7 @@ export class ActiveLearner {
   private readonly ids: readonly string[];
   private readonly indexOfId = new Map<string, number>();
   private readonly sessions = new Map<string, number[]>();
+  private readonly uniform: Uniform;
 
   private constructor(
     private readonly options: ActiveLearnerOptions,
@@ -109,6 +128,7 @@ export class ActiveLearner {
     /** The model in service: each candidate is compared with it. */
     private best: Classifier
   ) {
+    this.uniform = options.uniform ?? seededUniform(options.classifier?.seed ?? 1);
     this.labeledX = [...options.labeled.x];
     this.labeledY = Array.from(options.labeled.y);
     this.unqueried = options.pool.map((_, i) => i);
@@ -165,7 +185,8 @@ export class ActiveLearner {
         probabilities,
         labeled: this.labeledX,
         scorer: this.options.scorer,
-        uniform: this.options.uniform
+        uniform: this.uniform,
+        select: this.options.select ?? SELECT_DEFAULT
       },
       k
     );

@@ -31,19 +31,47 @@ export type Uniform = () => number;
 /** How far from 1 a probability row's sum may be before it is taken for logits or garbage. */
 const SUM_TOLERANCE = 1e-3;
 
+/** How an uncertainty strategy turns its scores into a batch. */
+export interface SelectOptions extends PowerOptions {
+  /** 'top' (default): the k highest scores. 'power': k drawn with probability proportional to
+   *  score^beta (see `powerSampling`), which spreads a batch over more kinds of hard samples. */
+  select?: 'top' | 'power';
+}
+
 /** Picks the k pool samples whose most likely class has the lowest probability: 1 - max p. */
-export function leastConfidence(probabilities: Probabilities, k: number): Query {
-  return topK(leastConfidenceScores(probabilities), k);
+export function leastConfidence(
+  probabilities: Probabilities,
+  k: number,
+  options: SelectOptions = {}
+): Query {
+  return select(leastConfidenceScores(probabilities), k, options);
 }
 
 /** Picks the k samples whose two most likely classes are closest: 1 - (p1 - p2). */
-export function marginSampling(probabilities: Probabilities, k: number): Query {
-  return topK(marginScores(probabilities), k);
+export function marginSampling(
+  probabilities: Probabilities,
+  k: number,
+  options: SelectOptions = {}
+): Query {
+  return select(marginScores(probabilities), k, options);
 }
 
 /** Picks the k samples whose predicted distribution has the highest entropy (natural log). */
-export function entropySampling(probabilities: Probabilities, k: number): Query {
-  return topK(entropyScores(probabilities), k);
+export function entropySampling(
+  probabilities: Probabilities,
+  k: number,
+  options: SelectOptions = {}
+): Query {
+  return select(entropyScores(probabilities), k, options);
+}
+
+function select(scores: Float64Array, k: number, options: SelectOptions): Query {
+  const how = options.select ?? 'top';
+  if (how === 'power') return powerSampling(scores, k, options);
+  if (how !== 'top') {
+    throw new QueryError(`Unknown selection '${String(how)}': use 'top' or 'power'.`);
+  }
+  return topK(scores, k);
 }
 
 /** Picks the k samples with the highest anomaly scores (already computed, one per sample). */
@@ -90,6 +118,47 @@ export function randomSampling(poolSize: number, k: number, uniform: Uniform = M
     [order[i], order[j]] = [order[j], order[i]];
   }
   return { indices: order.slice(0, k), scores: new Array<number>(k).fill(0) };
+}
+
+export interface PowerOptions {
+  /** Uniform numbers in [0, 1) for the draw (default Math.random). */
+  uniform?: Uniform;
+  /** Sharpness: 0 draws uniformly, larger values come closer to the k best (default 1). */
+  beta?: number;
+}
+
+/**
+ * Power acquisition (Kirsch et al. 2023, "Stochastic Batch Acquisition"): k distinct samples drawn
+ * with probability proportional to score^beta, instead of the k best. The k best of one model are
+ * often near-copies of one hard case; a draw still favours high scores but spreads the batch, at
+ * no extra cost. Drawn as the k largest of beta ln(score) + Gumbel noise (the Gumbel top-k trick),
+ * and returned highest score first.
+ * Scores must be non-negative; samples scoring 0 are drawn only when nothing else is left.
+ */
+export function powerSampling(
+  scores: ArrayLike<number>,
+  k: number,
+  options: PowerOptions = {}
+): Query {
+  checkBatchSize(k, scores.length);
+  const uniform = options.uniform ?? Math.random;
+  const beta = options.beta ?? 1;
+  if (!(beta >= 0 && Number.isFinite(beta))) {
+    throw new QueryError(`beta must be a finite number of at least 0, got ${beta}.`);
+  }
+  const keys = Float64Array.from(scores, (score, i) => {
+    if (!(score >= 0 && Number.isFinite(score))) {
+      throw new QueryError(
+        `The score of pool sample ${i} is ${score}: power sampling needs finite scores of at least 0.`
+      );
+    }
+    // uniform() lies in [0, 1); 0 would make the noise infinite.
+    const gumbel = -Math.log(-Math.log(uniform() || Number.MIN_VALUE));
+    return score === 0 ? -Infinity : beta * Math.log(score) + gumbel;
+  });
+  // The batch is a set: hand it over most informative first, as the other strategies do.
+  const chosen = topK(keys, k).indices.sort((a, b) => scores[b] - scores[a] || a - b);
+  return { indices: chosen, scores: chosen.map(i => scores[i]) };
 }
 
 export interface RankedBatchOptions {

@@ -6,6 +6,7 @@ import {
   entropySampling,
   leastConfidence,
   marginSampling,
+  powerSampling,
   randomSampling,
   rankedBatch,
   reconstructionErrorSampling,
@@ -194,6 +195,89 @@ describe('random baseline', () => {
     assert.ok(
       counts.every(c => Math.abs(c - 600) < 75),
       `counts ${counts.join(',')}`
+    );
+  });
+});
+
+describe('power sampling', () => {
+  it('draws each sample with probability proportional to its score', () => {
+    const uniform = randu.factory({ seed: 5 });
+    const counts = [0, 0, 0, 0];
+    for (let draw = 0; draw < 10000; draw++) {
+      counts[powerSampling([1, 2, 3, 4], 1, { uniform }).indices[0]]++;
+    }
+    // Expected 1000, 2000, 3000, 4000; top-k would give 0, 0, 0, 10000.
+    counts.forEach((c, i) =>
+      assert.ok(Math.abs(c - 1000 * (i + 1)) < 150, `counts ${counts.join(',')}`)
+    );
+  });
+
+  it('comes closer to the k best as beta grows, and draws uniformly at beta 0', () => {
+    const scores = [0.1, 0.9, 0.3, 0.8, 0.2];
+    const sharp = powerSampling(scores, 2, { uniform: randu.factory({ seed: 1 }), beta: 200 });
+    assert.deepEqual(sharp.indices, [1, 3]);
+    assert.deepEqual(sharp.scores, [0.9, 0.8]);
+    const uniform = randu.factory({ seed: 2 });
+    const counts = new Array<number>(5).fill(0);
+    for (let draw = 0; draw < 5000; draw++) {
+      counts[powerSampling(scores, 1, { uniform, beta: 0 }).indices[0]]++;
+    }
+    assert.ok(
+      counts.every(c => Math.abs(c - 1000) < 120),
+      `counts ${counts.join(',')}`
+    );
+  });
+
+  it('draws samples scoring 0 only when nothing else is left, and never one twice', () => {
+    const uniform = randu.factory({ seed: 9 });
+    for (let draw = 0; draw < 200; draw++) {
+      assert.deepEqual(powerSampling([0, 0.5, 0, 0.01], 2, { uniform }).indices.sort(), [1, 3]);
+      const three = powerSampling([0, 0.5, 0, 0.01], 3, { uniform }).indices;
+      assert.equal(new Set(three).size, 3);
+    }
+  });
+
+  it('repeats with the same seed, and hands the batch over highest score first', () => {
+    const scores = Array.from({ length: 100 }, (_, i) => (i % 7) + 1);
+    const a = powerSampling(scores, 10, { uniform: randu.factory({ seed: 4 }) });
+    const b = powerSampling(scores, 10, { uniform: randu.factory({ seed: 4 }) });
+    assert.deepEqual(a, b);
+    assert.deepEqual(
+      a.scores,
+      [...a.scores].sort((x, y) => y - x)
+    );
+    assert.deepEqual(
+      a.scores,
+      a.indices.map(i => scores[i])
+    );
+  });
+
+  it("is the uncertainty strategies' 'power' selection", () => {
+    const query = (select: 'top' | 'power'): number[] =>
+      entropySampling(PROBABILITIES, 2, { select, uniform: randu.factory({ seed: 3 }) }).indices;
+    assert.deepEqual(query('top'), [3, 1]);
+    const uniform = randu.factory({ seed: 3 });
+    const drawn = new Set<number>();
+    for (let draw = 0; draw < 100; draw++) {
+      for (const i of marginSampling(PROBABILITIES, 2, { select: 'power', uniform }).indices) {
+        drawn.add(i);
+      }
+    }
+    // Every sample has a margin score above 0, so every one gets drawn at times.
+    assert.equal(drawn.size, PROBABILITIES.length);
+  });
+
+  it('refuses negative or non-finite scores, a bad beta and an unknown selection', () => {
+    assert.throws(() => powerSampling([0.2, -1], 1), {
+      name: 'QueryError',
+      message: /sample 1 is -1: power sampling needs finite scores of at least 0/
+    });
+    assert.throws(() => powerSampling([0.2, NaN], 1), /sample 1 is NaN/);
+    assert.throws(() => powerSampling([0.2, 0.3], 1, { beta: -1 }), /beta must be/);
+    assert.throws(() => powerSampling([0.2], 2), /ask for at most 1/);
+    assert.throws(
+      () => leastConfidence(PROBABILITIES, 1, { select: 'best' as 'top' }),
+      /Unknown selection 'best': use 'top' or 'power'/
     );
   });
 });
