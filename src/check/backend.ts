@@ -63,12 +63,31 @@ async function choose(): Promise<string> {
   for (const [name, register] of candidates) {
     if (await tryBackend(name, register)) {
       await tf.ready();
+      if (name === 'cpu') skipNodeBackendAdvert();
       if (name === 'wasm') (await import('./wasm-conv-gradient')).registerWasmConvGradient();
       console.info(`scanflow check: TensorFlow.js backend '${tf.getBackend()}'`);
       return tf.getBackend();
     }
   }
   throw new Error('No TensorFlow.js backend could be initialized (tried tensorflow, wasm, cpu).');
+}
+
+/**
+ * The cpu backend prints an advert for tfjs-node ("Hi, looks like you are running TensorFlow.js in
+ * Node.js. To speed things up dramatically, install our node backend...") when it first stores a
+ * tensor in Node: noise in every step log, as tfjs-node was tried first and is not installed. Its
+ * only condition is the IS_NODE flag, so that first tensor is stored with the flag off; the flag
+ * is restored at once, and every other warning still prints.
+ */
+function skipNodeBackendAdvert(): void {
+  const flags = tf.env();
+  const isNode = flags.getBool('IS_NODE');
+  flags.set('IS_NODE', false);
+  try {
+    tf.scalar(0).dispose();
+  } finally {
+    flags.set('IS_NODE', isNode);
+  }
 }
 
 /** Resolves to the name of the backend in use, initializing it on the first call. */

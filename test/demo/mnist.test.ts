@@ -58,6 +58,10 @@ describe('scanflow demo mnist', () => {
     runId = /workflow run (\S+) \(docker\)/.exec(result.stdout)?.[1];
     assert.ok(runId, result.stdout);
     assert.match(result.stdout, /browse it: scanflow tracker --store \S*tracker\.sqlite/);
+    // The steps' logs (printed as step lines) and the host carry no TensorFlow.js advert for
+    // tfjs-node, which cannot be installed here.
+    assert.doesNotMatch(result.stdout + result.stderr, /install our node backend/);
+    assert.match(result.stdout, /mnist\.train \| trained on \d+ digits/, 'no step log was printed');
 
     // Nothing of the run is left running: no container, no network (outputs are a kept volume).
     const left = await leftovers(runId);
