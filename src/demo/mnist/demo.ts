@@ -18,7 +18,7 @@ import {
   type Comparison
 } from '../../improve';
 import { runWorkflow, type ExecutorKind, type RunEvent } from '../../run';
-import { ArtifactStore, SqliteStore, loadRecordedRun } from '../../track';
+import { ArtifactStore, SqliteStore, loadRecordedRun, type Run } from '../../track';
 import { bundleSteps } from './bundle';
 import {
   CLASSES,
@@ -116,10 +116,10 @@ export async function runMnistDemo(options: MnistDemoOptions = {}): Promise<Mnis
       if (!found) throw new DemoError(`the tracker has no run of the step ${step}`);
       return found.mlflowRunId;
     };
-    const metric = async (step: string, key: string): Promise<number | undefined> =>
-      (await store.getRun(stepRun(step))).data.metrics.find(m => m.key === key)?.value;
+    const metric = (run: Run, key: string): number | undefined =>
+      run.data.metrics.find(m => m.key === key)?.value;
 
-    // The workflow's model, as the train step logged it to the tracker.
+    // The workflow's model and its training accuracy, as the train step logged them.
     const trainRun = await store.getRun(stepRun('train'));
     const modelDir = join(workDir, 'models', 'workflow');
     mkdirSync(modelDir, { recursive: true });
@@ -206,8 +206,8 @@ export async function runMnistDemo(options: MnistDemoOptions = {}): Promise<Mnis
       outputs: result.outputs,
       store: tracker.store,
       artifacts: tracker.artifacts,
-      trainAccuracy: await metric('train', 'train_accuracy'),
-      testAccuracy: await metric('evaluate', 'test_accuracy'),
+      trainAccuracy: metric(trainRun, 'train_accuracy'),
+      testAccuracy: metric(await store.getRun(stepRun('evaluate')), 'test_accuracy'),
       verdicts,
       labelsUsed,
       rounds,
