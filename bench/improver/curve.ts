@@ -16,6 +16,7 @@ import {
   entropySampling,
   leastConfidence,
   marginSampling,
+  marginScores,
   randomSampling,
   rankedBatch,
   type Matrix,
@@ -29,6 +30,8 @@ export type Strategy = StrategyName;
 export interface Variant {
   strategy: Strategy;
   select?: NonNullable<SelectOptions['select']>;
+  /** The uncertainty ranked batch trades against diversity (default least confidence). */
+  uncertainty?: 'least-confidence' | 'margin';
 }
 
 export interface Training {
@@ -218,7 +221,8 @@ function query(
       return entropySampling(probabilities, BATCH, select);
     default:
       return rankedBatch(probabilities, rows, BATCH, {
-        labeled: context.labeled.map(i => pool.x[i])
+        labeled: context.labeled.map(i => pool.x[i]),
+        uncertainty: variant.uncertainty === 'margin' ? marginScores : undefined
       });
   }
 }
@@ -279,6 +283,8 @@ export async function curve(job: Job): Promise<Curve> {
 
 // Run as a worker process: one job per message, one curve back.
 if (process.send && process.env.SCANFLOW_BENCH_WORKER === 'improver') {
+  // A bench stopped with Ctrl-C or killed leaves no worker computing on.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (job: Job) => {
     curve(job).then(
       result => process.send?.({ ok: true, result }),

@@ -64,7 +64,7 @@ export {
 } from './retrain';
 export {
   ActiveLearner,
-  SELECT_DEFAULT,
+  DEFAULT_SELECT,
   STRATEGIES as QUERY_STRATEGIES,
   type ActiveLearnerOptions,
   type QueryInputs,

@@ -72,10 +72,13 @@ describe('active learner: query, label, teach', () => {
     learner.dispose();
   });
 
-  it("with select 'power' draws a batch instead of taking the k best, the same one each run", async () => {
+  it("with select 'power' draws a batch instead of taking the k best, the same one each run (entropy's default)", async () => {
     const pool = blobs(200, 9);
     const root = mkdtempSync(join(tmpdir(), 'scanflow-learner-'));
-    const picks = async (select: 'top' | 'power', folder: string): Promise<number[]> => {
+    const picks = async (
+      select: 'top' | 'power' | undefined,
+      folder: string
+    ): Promise<number[]> => {
       const learner = await ActiveLearner.start({
         classes: CLASSES,
         pool: pool.x,
@@ -94,6 +97,8 @@ describe('active learner: query, label, teach', () => {
     const second = await picks('power', 'power-2');
     // Seeded by default (from the classifier's seed): the same draw on every run.
     assert.deepEqual(second, first);
+    // Entropy draws its batches unless told otherwise (DEFAULT_SELECT).
+    assert.deepEqual(await picks(undefined, 'default'), first);
     assert.notDeepEqual(
       [...first].sort((a, b) => a - b),
       [...top].sort((a, b) => a - b)
