@@ -112,6 +112,9 @@ export function registerRunCommands(program: Command, output: Output): void {
         `removed ${removed.containers.length} containers, ${removed.networks.length} networks, ` +
           `${removed.volumes.length} volumes, ${removed.folders.length} run folders\n`
       );
+      if (removed.dockerUnreachable) {
+        output.err(`scanflow: Docker was not cleaned: ${removed.dockerUnreachable}\n`);
+      }
     });
 }
 

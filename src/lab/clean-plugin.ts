@@ -39,7 +39,7 @@ class CleanForm extends Widget implements Dialog.IBodyWidget<CleanChoice> {
     const runLabel = document.createElement('label');
     runLabel.append('Run ', this.run);
     const keepLabel = document.createElement('label');
-    keepLabel.append(this.keep, ' keep the volumes that hold outputs');
+    keepLabel.append(this.keep, ' keep the volumes and folders that hold outputs');
     this.node.append(text, runLabel, keepLabel);
   }
 

@@ -1,4 +1,5 @@
 import { DockerClient, LABEL, type DockerOptions } from './docker/client';
+import { DaemonUnreachableError } from './errors';
 import { removeEndedRunFolders, runsRoot } from './run-folder';
 
 export interface CleanOptions {
@@ -17,6 +18,9 @@ export interface CleanReport {
   volumes: string[];
   /** Local runs' folders (of runs whose process has ended). */
   folders: string[];
+  /** Why Docker's objects were not looked at, when no Docker engine answers (a machine that
+   *  runs workflows on the local executor only). */
+  dockerUnreachable?: string;
 }
 
 /**
@@ -32,7 +36,12 @@ export async function clean(options: CleanOptions = {}): Promise<CleanReport> {
     keepOutputs: !volumes
   });
   const client = new DockerClient(options.docker);
-  await client.ping();
+  try {
+    await client.ping();
+  } catch (error) {
+    if (!(error instanceof DaemonUnreachableError)) throw error;
+    return { containers: [], networks: [], volumes: [], folders, dockerUnreachable: error.message };
+  }
   const removed = await client.removeLabelled({ [LABEL.run]: options.runId }, { volumes });
   return { ...removed, folders };
 }

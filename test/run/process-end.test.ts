@@ -252,7 +252,7 @@ await run.done;`,
     }
   });
 
-  test('scanflow clean removes the folder of a local run whose process and reaper were killed, not of one in progress', async () => {
+  test('scanflow clean removes the folder of a local run whose process and reaper were killed, not of one in progress, with or without Docker', async () => {
     const workdir = mkdtempSync(join(tmpdir(), 'scanflow-clean-local-'));
     const runId = testRunId('clean-local');
     const run = localRun(runId, workdir, 'outputs');
@@ -280,8 +280,17 @@ await run.done;`,
         folders: dir
       });
       assert.deepEqual(entries(run.dir), ['outputs', 'run.json']);
-      assert.deepEqual(await clean({ runId, workdir }), { ...nothing, folders: dir });
+      // On a machine where no Docker engine answers, the folders are cleaned all the same.
+      const noDocker = join(workdir, 'no-docker.sock');
+      const { dockerUnreachable, ...removed } = await clean({
+        runId,
+        workdir,
+        docker: { socketPath: noDocker }
+      });
+      assert.deepEqual(removed, { ...nothing, folders: dir });
+      assert.match(dockerUnreachable ?? '', /Docker engine at .*no-docker\.sock does not answer/);
       assert.equal(existsSync(run.dir), false);
+      assert.deepEqual(await clean({ runId, workdir }), nothing);
     } finally {
       run.child.kill('SIGKILL');
       if (pids.length > 0) killGroup(pids[0]);
