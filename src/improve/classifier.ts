@@ -94,11 +94,18 @@ function defineSeededDropout() {
       this.seed = config.seed;
     }
 
-    call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+    /** `pass`: the Monte Carlo pass of a prediction, whose mask depends on nothing else. */
+    call(
+      inputs: tf.Tensor | tf.Tensor[],
+      kwargs: { training?: boolean; pass?: number }
+    ): tf.Tensor {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       if (!kwargs.training || this.rate === 0) return x;
-      // One seed per call and layer: distinct masks, the same ones on every run.
-      return tf.dropout(x, this.rate, undefined, this.seed * 1_000_003 + this.calls++);
+      // One seed per training call and layer: distinct masks, the same ones on every run. A
+      // prediction's passes count down from the layer's seed instead, so that a model predicts
+      // the same however often it predicted before.
+      const offset = kwargs.pass === undefined ? this.calls++ : -1 - kwargs.pass;
+      return tf.dropout(x, this.rate, undefined, this.seed * 1_000_003 + offset);
     }
 
     getConfig(): tf.serialization.ConfigDict {
@@ -204,7 +211,7 @@ export class Classifier {
       let sum: tf.Tensor = tf.zeros([rows.length, this.classes]);
       for (let pass = 0; pass < samples; pass++) {
         const output = head.reduce(
-          (h, layer) => layer.apply(h, { training: true }) as tf.Tensor,
+          (h, layer) => layer.apply(h, { training: true, pass }) as tf.Tensor,
           features
         );
         sum = tf.add(sum, output);

@@ -101,6 +101,17 @@ describe('classifier', () => {
     assert.notDeepEqual(averaged, plain);
     // The plain prediction does not change: dropout is only on for the averaged passes.
     assert.deepEqual(model.predictProbabilities(probe), plain);
+    // Nor does the averaged one: its masks depend on the pass, not on what the model did before
+    // (the queries of an active learner repeat), and further training is not shifted by it.
+    assert.deepEqual(model.predictProbabilities(probe, { samples: 8 }), averaged);
+    const afterPredicting = await model.continueTraining(bars(30, 10), { epochs: 2 });
+    const fresh = await Classifier.train(bars(30, 11), 3, { ...CNN, dropout: 0.5 });
+    const withoutPredicting = await fresh.continueTraining(bars(30, 10), { epochs: 2 });
+    assert.deepEqual(
+      afterPredicting.predictProbabilities(probe),
+      withoutPredicting.predictProbabilities(probe)
+    );
+    for (const m of [afterPredicting, fresh, withoutPredicting]) m.dispose();
     assert.throws(() => model.predictProbabilities(probe, { samples: 0 }), /at least 1/);
     model.dispose();
   });
