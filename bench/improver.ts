@@ -22,9 +22,12 @@
  *     [--strategies random,entropy:power,entropy:top] [--model cnn|mlp] [--side 14|28]
  *     [--filters 16,32] [--dropout 0.2] [--passes 10] [--warm yes|no] [--steps 300]
  *     [--warm-steps 100] [--subset 2000] [--beta 1]
+ *   npm run bench -- improver --from bench/results/improver.json --out judged-again.json
+ *     (judges an earlier run's curves again, e.g. after a change of ActiveLearner's defaults)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { BenchResult } from './run';
@@ -131,7 +134,21 @@ function option(args: string[], name: string): string | undefined {
   return at >= 0 ? args[at + 1] : undefined;
 }
 
-export default async function bench(args: string[]): Promise<BenchResult> {
+/** The curves of one run, per variant and seed, and how they were made. */
+interface Measured {
+  variants: string[];
+  curves: Record<string, Array<Array<[number, number]>>>;
+  /** Labels of each class at the end of each curve. */
+  classes: Record<string, number[][]>;
+  seeds: number;
+  maxLabels: number;
+  training: Training;
+  workers: number;
+  backend: string;
+  minutes: number;
+}
+
+async function measure(args: string[]): Promise<Measured> {
   const seeds = Number(option(args, 'seeds') ?? 5);
   const maxLabels = Number(option(args, 'max-labels') ?? 300);
   const workers = Number(option(args, 'jobs') ?? availableParallelism());
@@ -164,11 +181,50 @@ export default async function bench(args: string[]): Promise<BenchResult> {
     );
   });
   const curves: Record<string, Array<Array<[number, number]>>> = {};
-  const classCounts: Record<string, number[][]> = {};
+  const classes: Record<string, number[][]> = {};
   jobs.forEach(({ name }, j) => {
     (curves[name] ??= []).push(finished[j].points);
-    (classCounts[name] ??= []).push(finished[j].classes);
+    (classes[name] ??= []).push(finished[j].classes);
   });
+  return {
+    variants,
+    curves,
+    classes,
+    seeds,
+    maxLabels,
+    training,
+    workers,
+    backend: await tensorflowBackend(),
+    minutes: Number(((performance.now() - started) / 60000).toFixed(1))
+  };
+}
+
+/** The curves of an earlier run (`--from bench/results/improver.json`), to judge them again
+ *  after a change of the judgement or of the defaults it reads, without measuring again. */
+function measuredBefore(file: string): Measured {
+  const earlier = JSON.parse(readFileSync(file, 'utf8')) as {
+    curves: { perSeed: Measured['curves']; classesPerSeed?: Measured['classes'] };
+    ours: { summary: Record<string, { finalLabelsPerClass: number[] }> };
+    setup: Pick<Measured, 'seeds' | 'maxLabels' | 'training' | 'workers' | 'backend' | 'minutes'>;
+  };
+  const curves = earlier.curves.perSeed;
+  return {
+    ...earlier.setup,
+    variants: Object.keys(curves),
+    curves,
+    // Runs before classesPerSeed was written kept only the mean over seeds.
+    classes:
+      earlier.curves.classesPerSeed ??
+      Object.fromEntries(
+        Object.entries(earlier.ours.summary).map(([name, s]) => [name, [s.finalLabelsPerClass]])
+      )
+  };
+}
+
+export default async function bench(args: string[]): Promise<BenchResult> {
+  const from = option(args, 'from');
+  const measured = from ? measuredBefore(from) : await measure(args);
+  const { variants, curves, classes: classCounts, maxLabels, training } = measured;
 
   const mean: Record<string, Array<[number, number]>> = {};
   const summary: Record<string, Record<string, unknown>> = {};
@@ -250,13 +306,14 @@ export default async function bench(args: string[]): Promise<BenchResult> {
       initialLabels: 10 * INITIAL_PER_CLASS,
       batch: BATCH,
       maxLabels,
-      seeds,
+      seeds: measured.seeds,
       model: describe(training),
       training,
-      workers,
-      backend: await tensorflowBackend(),
-      minutes: Number(((performance.now() - started) / 60000).toFixed(1))
+      workers: measured.workers,
+      backend: measured.backend,
+      minutes: measured.minutes,
+      ...(from ? { judgedAgainFrom: from } : {})
     },
-    curves: { mean, perSeed: curves }
+    curves: { mean, perSeed: curves, classesPerSeed: classCounts }
   };
 }
