@@ -6,19 +6,12 @@
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { signalGroup, type ProcessGroup } from './process-group';
+import { signalGroup } from './process-group';
 import { removeRunFolder } from './run-folder';
-import type { ReaperConnection, ReaperMessage } from './reaper';
+import type { OpenRun, ReaperMessage } from './reaper';
 
 /** A container or network the owner asked for just before it died may appear after a sweep. */
 const SECOND_SWEEP_MS = 2000;
-
-interface OpenRun {
-  docker?: ReaperConnection;
-  dir?: string;
-  keep: boolean;
-  groups: Map<number, ProcessGroup>;
-}
 
 const open = new Map<string, OpenRun>();
 

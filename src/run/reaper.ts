@@ -38,7 +38,8 @@ export type ReaperMessage =
 /** How long the reaper stays after the last run closed, so that back-to-back runs share it. */
 const LINGER_MS = 5000;
 
-interface OpenRun {
+/** What the owner and the reaper both keep of an open run. */
+export interface OpenRun {
   docker?: ReaperConnection;
   dir?: string;
   keep: boolean;
