@@ -8,6 +8,7 @@
 import { expect, galata, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dismissedDialogs } from './dialogs';
 
 const TRACKER = process.env.SCANFLOW_TRACKER_URL ?? '';
 const GUARDED = process.env.SCANFLOW_GUARDED_TRACKER_URL ?? '';
@@ -185,11 +186,7 @@ test('a node tooltip shows what a step runs and how it went; the graph exports a
   page,
   tmpPath
 }) => {
-  const alerts: string[] = [];
-  page.on('dialog', dialog => {
-    alerts.push(dialog.message());
-    void dialog.dismiss();
-  });
+  const alerts = dismissedDialogs(page);
   await page.contents.uploadContent(graphNotebook(), 'text', `${tmpPath}/graph.ipynb`);
   await page.notebook.openByPath(`${tmpPath}/graph.ipynb`);
   const graph = page.locator('.jp-OutputArea-output.jp-ScanflowWorkflow');
@@ -276,11 +273,7 @@ test('a workflow file runs on the server with the default executor setting; its 
   page,
   tmpPath
 }) => {
-  const alerts: string[] = [];
-  page.on('dialog', dialog => {
-    alerts.push(dialog.message());
-    void dialog.dismiss();
-  });
+  const alerts = dismissedDialogs(page);
   // The step prints a line, then waits for a file this test writes once the first line is shown.
   const go = `${UI_ROOT}/${tmpPath}/go`;
   await workflowFile(

@@ -4,6 +4,7 @@
  * saved notebook), switch to the dark theme, and see a hostile step name drawn as text.
  */
 import { expect, test } from '@jupyterlab/galata';
+import { dismissedDialogs } from './dialogs';
 import { openExampleNotebook } from './example-notebook';
 
 const NOTEBOOK = 'hello.ipynb';
@@ -13,14 +14,10 @@ test('the hello notebook draws, runs, collapses and themes its workflow graph', 
   page,
   tmpPath
 }) => {
-  const alerts: string[] = [];
+  const alerts = dismissedDialogs(page);
   const layoutWarnings: string[] = [];
   page.on('console', message => {
     if (message.text().includes('scanflow: graph layout')) layoutWarnings.push(message.text());
-  });
-  page.on('dialog', dialog => {
-    alerts.push(dialog.message());
-    void dialog.dismiss();
   });
 
   await openExampleNotebook(page, tmpPath, NOTEBOOK);
