@@ -11,10 +11,10 @@
  * training afresh each round would take 300 steps, not 100; 40 left the uncertainty strategies'
  * hard picks underfitted). Training is seeded, so a run repeats exactly. The uncertainty
  * strategies read the mean of 10 passes with dropout on (Monte Carlo dropout); random does not
- * read the model at all. Least confidence, margin and entropy run twice,
- * making their batches of the k best scores ('top') and of a draw favouring high scores ('power',
- * Kirsch et al. 2023). The reconstruction-error strategy ranks the pool by the checker's
- * autoencoder (src/check), fitted on the unlabeled pool, as the seed did.
+ * read the model at all. Least confidence, margin and entropy run twice, making their batches of
+ * the k best scores ('top') and of a draw favouring high scores ('power', Kirsch et al. 2023). The
+ * reconstruction-error strategy ranks the pool by the checker's autoencoder (src/check), fitted on
+ * the unlabeled pool, as the seed did.
  *
  * Curves run in parallel worker processes (bench/improver/curve.ts), one per core by default.
  *
@@ -31,7 +31,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { BenchResult } from './run';
-import { tensorflowBackend } from '../src/check/backend';
 import { DEFAULT_SELECT } from '../src/improve/learner';
 import {
   BATCH,
@@ -194,7 +193,8 @@ async function measure(args: string[]): Promise<Measured> {
     maxLabels,
     training,
     workers,
-    backend: await tensorflowBackend(),
+    // The orchestrator never loads TensorFlow.js: the workers say which backend they used.
+    backend: finished[0].backend,
     minutes: Number(((performance.now() - started) / 60000).toFixed(1))
   };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import randu from '@stdlib/random-base-randu';
 import { AutoencoderDrift } from '../../src/check/autoencoder-detector';
+import { tensorflowBackend } from '../../src/check/backend';
 import { Classifier, type ClassifierOptions } from '../../src/improve/classifier';
 import type { StrategyName } from '../../src/improve/learner';
 import {
@@ -66,6 +67,8 @@ export interface Curve {
   /** How many of the final labels are of each class (0..9). */
   classes: number[];
   seconds: number;
+  /** The TensorFlow.js backend that trained the models. */
+  backend: string;
 }
 
 export const TEST_SIZE = 2000;
@@ -278,7 +281,12 @@ export async function curve(job: Job): Promise<Curve> {
   release(model);
   const classes = new Array<number>(10).fill(0);
   for (const i of labeled) classes[pool.y[i]]++;
-  return { points, classes, seconds: Math.round((performance.now() - t) / 1000) };
+  return {
+    points,
+    classes,
+    seconds: Math.round((performance.now() - t) / 1000),
+    backend: await tensorflowBackend()
+  };
 }
 
 // Run as a worker process: one job per message, one curve back.
