@@ -54,10 +54,10 @@ export interface QueryInputs {
 /** The one interface every strategy is used through: (inputs, k) -> query. */
 export type QueryStrategy = (inputs: QueryInputs, k: number) => Query | Promise<Query>;
 
-/** How each uncertainty strategy makes a batch unless told otherwise: whichever needed fewer
- *  labels in the MNIST benchmark (src/improve/README.md). Margin already looks at the pair of
- *  classes the model hesitates between; least confidence and entropy, left to their k best, fill a
- *  batch with look-alike hard digits. */
+/** How each uncertainty strategy makes a batch unless told otherwise, from the MNIST benchmark
+ *  (src/improve/README.md): power draws needed fewer labels than the k best for least confidence
+ *  and entropy when each round trained little, and as many when it trained enough; for margin the
+ *  k best needed fewer either way. */
 export const DEFAULT_SELECT = {
   'least-confidence': 'power',
   margin: 'top',
