@@ -96,8 +96,10 @@ describe('the JupyterLab extension in a real JupyterLab and Chromium (Galata)', 
     if (leftover) spawnSync('docker', ['network', 'rm', cleanRun], { stdio: 'ignore' });
   });
 
-  it('passes the Galata tests in ui-tests/', () => {
-    const result = spawnSync(
+  it('passes the Galata tests in ui-tests/', async () => {
+    // Spawned asynchronously: a spawnSync here would stop this process reading JupyterLab's and
+    // the trackers' output, their pipes would fill and their next log line would block them.
+    const playwright = spawn(
       process.execPath,
       [
         join(root, 'node_modules', '@playwright', 'test', 'cli.js'),
@@ -118,14 +120,19 @@ describe('the JupyterLab extension in a real JupyterLab and Chromium (Galata)', 
           SCANFLOW_UI_ROOT: labRoot,
           SCANFLOW_CLEAN_RUN: leftover ? cleanRun : ''
         },
-        encoding: 'utf8',
-        timeout: 600_000
+        stdio: ['ignore', 'pipe', 'pipe']
       }
     );
+    let output = '';
+    playwright.stdout.on('data', chunk => (output += chunk));
+    playwright.stderr.on('data', chunk => (output += chunk));
+    const timer = setTimeout(() => playwright.kill('SIGKILL'), 600_000);
+    const status = await new Promise<number | null>(resolve => playwright.once('close', resolve));
+    clearTimeout(timer);
     assert.equal(
-      result.status,
+      status,
       0,
-      `playwright failed:\n${result.stdout}\n${result.stderr}\n--- jupyter lab ---\n${serverLog.slice(-4000)}`
+      `playwright failed:\n${output}\n--- jupyter lab ---\n${serverLog.slice(-4000)}`
     );
   });
 });
