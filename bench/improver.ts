@@ -23,7 +23,8 @@
  *     [--filters 16,32] [--dropout 0.2] [--passes 10] [--warm yes|no] [--steps 300]
  *     [--warm-steps 100] [--subset 2000] [--beta 1]
  *   npm run bench -- improver --from bench/results/improver.json --out judged-again.json
- *     (judges an earlier run's curves again, e.g. after a change of ActiveLearner's defaults)
+ *     (judges an earlier run's curves again, e.g. after a change of ActiveLearner's defaults;
+ *     `--from a.json,b.json` judges runs of the same setup together)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -221,9 +222,34 @@ function measuredBefore(file: string): Measured {
   };
 }
 
+/** Several earlier runs (`--from a.json,b.json`) of the same setup, judged as one: for example
+ *  the variants a second run added. A variant measured twice keeps its first run's curves. */
+function mergedRuns(files: string[]): Measured {
+  const [first, ...others] = files.map(measuredBefore);
+  const setupOf = (m: Measured): string =>
+    JSON.stringify({ seeds: m.seeds, maxLabels: m.maxLabels, training: m.training });
+  for (const [n, other] of others.entries()) {
+    if (setupOf(other) !== setupOf(first)) {
+      throw new Error(
+        `${files[n + 1]} was measured with another setup than ${files[0]} (${setupOf(other)} against ${setupOf(first)}): only runs of the same seeds, label budget and training can be judged together.`
+      );
+    }
+  }
+  const merged: Measured = { ...first, variants: [...first.variants] };
+  for (const other of others) {
+    for (const name of other.variants.filter(v => !merged.variants.includes(v))) {
+      merged.variants.push(name);
+      merged.curves[name] = other.curves[name];
+      merged.classes[name] = other.classes[name];
+    }
+    merged.minutes = Number((merged.minutes + other.minutes).toFixed(1));
+  }
+  return merged;
+}
+
 export default async function bench(args: string[]): Promise<BenchResult> {
   const from = option(args, 'from');
-  const measured = from ? measuredBefore(from) : await measure(args);
+  const measured = from ? mergedRuns(from.split(',')) : await measure(args);
   const { variants, curves, classes: classCounts, maxLabels, training } = measured;
 
   const mean: Record<string, Array<[number, number]>> = {};
