@@ -19,7 +19,7 @@
  * Curves run in parallel worker processes (bench/improver/curve.ts), one per core by default.
  *
  *   npm run bench -- improver [--seeds 5] [--max-labels 300] [--jobs 2]
- *     [--strategies random,entropy:power,entropy:top] [--model cnn|mlp] [--side 14|28]
+ *     [--strategies random,entropy:power,ranked-batch@30] [--model cnn|mlp] [--side 14|28]
  *     [--filters 16,32] [--dropout 0.2] [--passes 10] [--warm yes|no] [--steps 300]
  *     [--warm-steps 100] [--subset 2000] [--beta 1]
  *   npm run bench -- improver --from bench/results/improver.json --out judged-again.json
@@ -59,13 +59,19 @@ const ALL_VARIANTS = [
 const UNCERTAINTY: Strategy[] = ['least-confidence', 'margin', 'entropy', 'ranked-batch'];
 const THRESHOLDS = [0.9, 0.85, 0.8, 0.75, 0.7];
 
-/** 'entropy:power' is entropy with power selection; 'ranked-batch:margin' ranks by margin. */
+/** 'entropy:power' is entropy with power selection; 'ranked-batch:margin' ranks by margin, and
+ *  'ranked-batch@30' ranks the 30 most uncertain samples (candidates). */
 function parseVariant(name: string): Variant {
-  const [strategy, option] = name.split(':') as [Strategy, string | undefined];
-  if (!option) return { strategy };
-  return strategy === 'ranked-batch'
-    ? { strategy, uncertainty: option as Variant['uncertainty'] }
-    : { strategy, select: option as Variant['select'] };
+  const [base, candidates] = name.split('@');
+  const [strategy, option] = base.split(':') as [Strategy, string | undefined];
+  if (strategy === 'ranked-batch') {
+    return {
+      strategy,
+      ...(option ? { uncertainty: option as Variant['uncertainty'] } : {}),
+      ...(candidates ? { candidates: Number(candidates) } : {})
+    };
+  }
+  return option ? { strategy, select: option as Variant['select'] } : { strategy };
 }
 
 function describe(t: Training): string {
@@ -292,10 +298,10 @@ export default async function bench(args: string[]): Promise<BenchResult> {
     variants.map(s => [s, Object.fromEntries(THRESHOLDS.map(t => [t, labelsToReach(mean[s], t)]))])
   );
   // The target is judged on the uncertainty strategies as ActiveLearner runs them by default.
-  const isDefault = ({ strategy, select, uncertainty }: Variant): boolean =>
+  const isDefault = ({ strategy, select, uncertainty, candidates }: Variant): boolean =>
     strategy in DEFAULT_SELECT
       ? (select ?? 'top') === DEFAULT_SELECT[strategy as keyof typeof DEFAULT_SELECT]
-      : select === undefined && uncertainty === undefined;
+      : select === undefined && uncertainty === undefined && candidates === undefined;
   const uncertainty = variants.filter(name => {
     const variant = parseVariant(name);
     return UNCERTAINTY.includes(variant.strategy) && isDefault(variant);

@@ -33,6 +33,8 @@ export interface Variant {
   select?: NonNullable<SelectOptions['select']>;
   /** The uncertainty ranked batch trades against diversity (default least confidence). */
   uncertainty?: 'least-confidence' | 'margin';
+  /** How many of the most uncertain samples ranked batch ranks (its default: 10 k). */
+  candidates?: number;
 }
 
 export interface Training {
@@ -225,7 +227,8 @@ function query(
     default:
       return rankedBatch(probabilities, rows, BATCH, {
         labeled: context.labeled.map(i => pool.x[i]),
-        uncertainty: variant.uncertainty === 'margin' ? marginScores : undefined
+        uncertainty: variant.uncertainty === 'margin' ? marginScores : undefined,
+        candidates: variant.candidates
       });
   }
 }
