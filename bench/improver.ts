@@ -18,13 +18,14 @@
  *
  * Curves run in parallel worker processes (bench/improver/curve.ts), one per core by default.
  *
- *   npm run bench -- improver [--seeds 5] [--max-labels 300] [--jobs 2]
+ *   npm run bench -- improver [--seeds 5] [--first-seed 1] [--max-labels 300] [--jobs 2]
  *     [--strategies random,entropy:power,ranked-batch@30] [--model cnn|mlp] [--side 14|28]
  *     [--filters 16,32] [--dropout 0.2] [--passes 10] [--warm yes|no] [--steps 300]
  *     [--warm-steps 100] [--subset 2000] [--beta 1]
  *   npm run bench -- improver --from bench/results/improver.json --out judged-again.json
  *     (judges an earlier run's curves again, e.g. after a change of ActiveLearner's defaults;
- *     `--from a.json,b.json` judges runs of the same setup together)
+ *     `--from a.json,b.json` judges runs of the same training together: other variants, or the
+ *     next seeds)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -137,6 +138,8 @@ interface Measured {
   curves: Record<string, Array<Array<[number, number]>>>;
   /** Labels of each class at the end of each curve. */
   classes: Record<string, number[][]>;
+  /** Seeds firstSeed, firstSeed + 1, ... (seeds of them). */
+  firstSeed: number;
   seeds: number;
   maxLabels: number;
   training: Training;
@@ -147,6 +150,7 @@ interface Measured {
 
 async function measure(args: string[]): Promise<Measured> {
   const seeds = Number(option(args, 'seeds') ?? 5);
+  const firstSeed = Number(option(args, 'first-seed') ?? 1);
   const maxLabels = Number(option(args, 'max-labels') ?? 300);
   const workers = Number(option(args, 'jobs') ?? availableParallelism());
   const variants = option(args, 'strategies')?.split(',') ?? ALL_VARIANTS;
@@ -166,7 +170,7 @@ async function measure(args: string[]): Promise<Measured> {
 
   // Seed by seed, so that a worker mostly reuses the split and start model of its last job.
   const jobs: Array<Job & { name: string }> = [];
-  for (let seed = 1; seed <= seeds; seed++) {
+  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
     for (const name of variants) {
       jobs.push({ name, variant: parseVariant(name), seed, maxLabels, training });
     }
@@ -187,6 +191,7 @@ async function measure(args: string[]): Promise<Measured> {
     variants,
     curves,
     classes,
+    firstSeed,
     seeds,
     maxLabels,
     training,
@@ -203,41 +208,72 @@ function measuredBefore(file: string): Measured {
   const earlier = JSON.parse(readFileSync(file, 'utf8')) as {
     curves: { perSeed: Measured['curves']; classesPerSeed?: Measured['classes'] };
     ours: { summary: Record<string, { finalLabelsPerClass: number[] }> };
-    setup: Pick<Measured, 'seeds' | 'maxLabels' | 'training' | 'workers' | 'backend' | 'minutes'>;
+    setup: Pick<Measured, 'seeds' | 'maxLabels' | 'training' | 'workers' | 'backend' | 'minutes'> &
+      Partial<Pick<Measured, 'firstSeed'>>;
   };
   const curves = earlier.curves.perSeed;
   return {
     ...earlier.setup,
+    firstSeed: earlier.setup.firstSeed ?? 1,
     variants: Object.keys(curves),
     curves,
-    // Runs before classesPerSeed was written kept only the mean over seeds.
+    // Runs before classesPerSeed was written kept only the mean over seeds: it stands for each.
     classes:
       earlier.curves.classesPerSeed ??
       Object.fromEntries(
-        Object.entries(earlier.ours.summary).map(([name, s]) => [name, [s.finalLabelsPerClass]])
+        Object.entries(curves).map(([name, perSeed]) => [
+          name,
+          perSeed.map(() => earlier.ours.summary[name].finalLabelsPerClass)
+        ])
       )
   };
 }
 
-/** Several earlier runs (`--from a.json,b.json`) of the same setup, judged as one: for example
- *  the variants a second run added. A variant measured twice keeps its first run's curves. */
+/**
+ * Several earlier runs (`--from a.json,b.json`) of the same label budget and training, judged as
+ * one. A later run either measured other variants on the same seeds (they are added; a variant
+ * measured twice keeps the first curves), or the next seeds (`--first-seed`): the variants both
+ * have get the later seeds' curves too, and the others are left out, since they would be judged
+ * on fewer seeds than random.
+ */
 function mergedRuns(files: string[]): Measured {
   const [first, ...others] = files.map(measuredBefore);
   const setupOf = (m: Measured): string =>
-    JSON.stringify({ seeds: m.seeds, maxLabels: m.maxLabels, training: m.training });
+    JSON.stringify({ maxLabels: m.maxLabels, training: m.training });
+  const merged: Measured = {
+    ...first,
+    variants: [...first.variants],
+    curves: { ...first.curves },
+    classes: { ...first.classes }
+  };
   for (const [n, other] of others.entries()) {
+    const file = files[n + 1];
     if (setupOf(other) !== setupOf(first)) {
       throw new Error(
-        `${files[n + 1]} was measured with another setup than ${files[0]} (${setupOf(other)} against ${setupOf(first)}): only runs of the same seeds, label budget and training can be judged together.`
+        `${file} was measured with another setup than ${files[0]} (${setupOf(other)} against ${setupOf(first)}): only runs of the same label budget and training can be judged together.`
       );
     }
-  }
-  const merged: Measured = { ...first, variants: [...first.variants] };
-  for (const other of others) {
-    for (const name of other.variants.filter(v => !merged.variants.includes(v))) {
-      merged.variants.push(name);
-      merged.curves[name] = other.curves[name];
-      merged.classes[name] = other.classes[name];
+    if (other.firstSeed === merged.firstSeed && other.seeds === merged.seeds) {
+      for (const name of other.variants.filter(v => !merged.variants.includes(v))) {
+        merged.variants.push(name);
+        merged.curves[name] = other.curves[name];
+        merged.classes[name] = other.classes[name];
+      }
+    } else if (other.firstSeed === merged.firstSeed + merged.seeds) {
+      const dropped = merged.variants.filter(v => !other.variants.includes(v));
+      if (dropped.length > 0) {
+        console.error(`${file} has no curves of ${dropped.join(', ')}: they are left out`);
+      }
+      merged.variants = merged.variants.filter(v => other.variants.includes(v));
+      for (const name of merged.variants) {
+        merged.curves[name] = [...merged.curves[name], ...other.curves[name]];
+        merged.classes[name] = [...merged.classes[name], ...other.classes[name]];
+      }
+      merged.seeds += other.seeds;
+    } else {
+      throw new Error(
+        `${file} has seeds ${other.firstSeed} to ${other.firstSeed + other.seeds - 1}, which neither are the seeds judged so far (${merged.firstSeed} to ${merged.firstSeed + merged.seeds - 1}) nor follow them: list the runs in the order of their seeds.`
+      );
     }
     merged.minutes = Number((merged.minutes + other.minutes).toFixed(1));
   }
@@ -337,6 +373,7 @@ export default async function bench(args: string[]): Promise<BenchResult> {
       initialLabels: 10 * INITIAL_PER_CLASS,
       batch: BATCH,
       maxLabels,
+      firstSeed: measured.firstSeed,
       seeds: measured.seeds,
       model: describe(training),
       training,
