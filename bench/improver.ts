@@ -16,9 +16,11 @@
  * reconstruction-error strategy ranks the pool by the checker's autoencoder (src/check), fitted on
  * the unlabeled pool, as the seed did.
  *
- * Curves run in parallel worker processes (bench/improver/curve.ts), one per core by default.
+ * Ten seeds by default: with five, random's slow climb through 90% left a strategy's ratio a
+ * coin toss around the target (see ratioSpread). Curves run in parallel worker processes
+ * (bench/improver/curve.ts), one per core by default: about 90 minutes on two cores.
  *
- *   npm run bench -- improver [--seeds 5] [--first-seed 1] [--max-labels 300] [--jobs 2]
+ *   npm run bench -- improver [--seeds 10] [--first-seed 1] [--max-labels 300] [--jobs 2]
  *     [--strategies random,entropy:power,ranked-batch@30] [--model cnn|mlp] [--side 14|28]
  *     [--filters 16,32] [--dropout 0.2] [--passes 10] [--warm yes|no] [--steps 300]
  *     [--warm-steps 100] [--subset 2000] [--beta 1]
@@ -149,7 +151,7 @@ interface Measured {
 }
 
 async function measure(args: string[]): Promise<Measured> {
-  const seeds = Number(option(args, 'seeds') ?? 5);
+  const seeds = Number(option(args, 'seeds') ?? 10);
   const firstSeed = Number(option(args, 'first-seed') ?? 1);
   const maxLabels = Number(option(args, 'max-labels') ?? 300);
   const workers = Number(option(args, 'jobs') ?? availableParallelism());
