@@ -34,6 +34,13 @@ const result = spawnSync(
     '--test-reporter=spec',
     ...files
   ],
-  { stdio: 'inherit', cwd: root }
+  {
+    stdio: 'inherit',
+    cwd: root,
+    // MLflow 3's telemetry thread sets and unsets an environment variable while the client's
+    // requests iterate os.environ (KeyError '_MLFLOW_TELEMETRY_SESSION_ID', now and then); it would
+    // only try to reach an address this machine cannot anyway.
+    env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true' }
+  }
 );
 process.exit(result.status ?? 1);
