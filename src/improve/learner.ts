@@ -55,9 +55,9 @@ export interface QueryInputs {
 export type QueryStrategy = (inputs: QueryInputs, k: number) => Query | Promise<Query>;
 
 /** How each uncertainty strategy makes a batch unless told otherwise, from the MNIST benchmark
- *  (src/improve/README.md): power draws needed fewer labels than the k best for least confidence
- *  and entropy when each round trained little, and as many when it trained enough; for margin the
- *  k best needed fewer either way. */
+ *  (src/improve/README.md, 10 seeds): power draws needed fewer labels than the k best for entropy
+ *  and about as many for least confidence (fewer when each round trained little); for margin the
+ *  k best needed fewer. */
 export const DEFAULT_SELECT = {
   'least-confidence': 'power',
   margin: 'top',
