@@ -12,7 +12,8 @@
  * hard picks underfitted). Training is seeded, so a run repeats exactly. The uncertainty
  * strategies read the mean of 10 passes with dropout on (Monte Carlo dropout); random does not
  * read the model at all. Least confidence, margin and entropy run twice, making their batches of
- * the k best scores ('top') and of a draw favouring high scores ('power', Kirsch et al. 2023). The
+ * the k best scores ('top') and of a draw favouring high scores ('power', Kirsch et al. 2023).
+ * Ranked batch measures diversity in the model's last hidden layer, as ActiveLearner does. The
  * reconstruction-error strategy ranks the pool by the checker's autoencoder (src/check), fitted on
  * the unlabeled pool, as the seed did.
  *
@@ -66,15 +67,26 @@ const THRESHOLDS = [0.9, 0.85, 0.8, 0.75, 0.7];
 const TARGET = 0.6;
 
 /** 'entropy:power' is entropy with power selection; 'ranked-batch:margin' ranks by margin, and
- *  'ranked-batch@30' ranks the 30 most uncertain samples (candidates). */
+ *  'ranked-batch@30' ranks the 30 most uncertain samples (candidates), 'ranked-batch/pixels'
+ *  measures diversity between pixels instead of in the model's features. */
 function parseVariant(name: string): Variant {
-  const [base, candidates] = name.split('@');
+  const [named, space] = name.split('/');
+  const [base, candidates] = named.split('@');
   const [strategy, option] = base.split(':') as [Strategy, string | undefined];
+  if (
+    space !== undefined &&
+    !(strategy === 'ranked-batch' && ['model', 'pixels'].includes(space))
+  ) {
+    throw new Error(
+      `Unknown variant '${name}': only ranked-batch takes a space, /model or /pixels.`
+    );
+  }
   if (strategy === 'ranked-batch') {
     return {
       strategy,
       ...(option ? { uncertainty: option as Variant['uncertainty'] } : {}),
-      ...(candidates ? { candidates: Number(candidates) } : {})
+      ...(candidates ? { candidates: Number(candidates) } : {}),
+      ...(space ? { space: space as Variant['space'] } : {})
     };
   }
   return option ? { strategy, select: option as Variant['select'] } : { strategy };
@@ -333,10 +345,13 @@ export default async function bench(args: string[]): Promise<BenchResult> {
     variants.map(s => [s, Object.fromEntries(THRESHOLDS.map(t => [t, labelsToReach(mean[s], t)]))])
   );
   // The target is judged on the uncertainty strategies as ActiveLearner runs them by default.
-  const isDefault = ({ strategy, select, uncertainty, candidates }: Variant): boolean =>
+  const isDefault = ({ strategy, select, uncertainty, candidates, space }: Variant): boolean =>
     strategy in DEFAULT_SELECT
       ? (select ?? 'top') === DEFAULT_SELECT[strategy as keyof typeof DEFAULT_SELECT]
-      : select === undefined && uncertainty === undefined && candidates === undefined;
+      : select === undefined &&
+        uncertainty === undefined &&
+        candidates === undefined &&
+        (space ?? 'model') === 'model';
   const uncertainty = variants.filter(name => {
     const variant = parseVariant(name);
     return UNCERTAINTY.includes(variant.strategy) && isDefault(variant);

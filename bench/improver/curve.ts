@@ -35,6 +35,9 @@ export interface Variant {
   uncertainty?: 'least-confidence' | 'margin';
   /** How many of the most uncertain samples ranked batch ranks (its default: 10 k). */
   candidates?: number;
+  /** Where ranked batch measures diversity: 'model' (default, as ActiveLearner does), the
+   *  classifier's last hidden layer, or 'pixels'. */
+  space?: 'pixels' | 'model';
 }
 
 export interface Training {
@@ -224,12 +227,16 @@ function query(
       return marginSampling(probabilities, BATCH, select);
     case 'entropy':
       return entropySampling(probabilities, BATCH, select);
-    default:
-      return rankedBatch(probabilities, rows, BATCH, {
-        labeled: context.labeled.map(i => pool.x[i]),
+    default: {
+      const labeledRows = context.labeled.map(i => pool.x[i]);
+      const features = (x: Matrix): Matrix =>
+        variant.space === 'pixels' ? x : context.model.embed(x);
+      return rankedBatch(probabilities, features(rows), BATCH, {
+        labeled: features(labeledRows),
         uncertainty: variant.uncertainty === 'margin' ? marginScores : undefined,
         candidates: variant.candidates
       });
+    }
   }
 }
 

@@ -223,6 +223,29 @@ export class Classifier {
     );
   }
 
+  /**
+   * The network's own features of each sample: the last hidden layer's activations, what the
+   * output layer reads (the input itself when there is no hidden layer). Distances here follow
+   * what the model has learned to tell apart, where pixel distances follow stroke thickness and
+   * position; ranked batch measures diversity in this space (as core-set and BADGE methods do).
+   */
+  embed(rows: Matrix): Float32Array[] {
+    if (rows.length === 0) return [];
+    checkWidth(rows, this.inputSize, 'samples');
+    const layers = this.model.layers;
+    if (layers.length === 1) return rows.map(row => Float32Array.from(row));
+    const features = layers[layers.length - 2].output as tf.SymbolicTensor;
+    const width = features.shape[1] as number;
+    const flat = tf.tidy(() => {
+      const x = toTensor(rows, this.inputSize);
+      const body = tf.model({ inputs: this.model.inputs, outputs: features });
+      return (
+        body.predict(x, { batchSize: PREDICT_BATCH }) as tf.Tensor
+      ).dataSync() as Float32Array;
+    });
+    return Array.from({ length: rows.length }, (_, i) => flat.slice(i * width, (i + 1) * width));
+  }
+
   /** The most likely class of each sample. */
   predict(rows: Matrix): number[] {
     return this.predictProbabilities(rows).map(argmax);

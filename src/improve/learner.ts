@@ -40,11 +40,14 @@ export type StrategyName =
   'least-confidence' | 'margin' | 'entropy' | 'ranked-batch' | 'reconstruction-error' | 'random';
 
 /** What a strategy may look at: the unlabeled pool, the model's probabilities for it, the
- *  labeled samples' features, an anomaly scorer, a random source. */
+ *  labeled samples' features, the model's own features, an anomaly scorer, a random source. */
 export interface QueryInputs {
   pool: Matrix;
   probabilities: Probabilities;
   labeled: Matrix;
+  /** The model's features of samples (`Classifier.embed`: its last hidden layer), in which
+   *  ranked batch measures diversity; without it, ranked batch measures it on the raw rows. */
+  embed?: (rows: Matrix) => Matrix;
   scorer?: AnomalyScorer;
   uniform?: Uniform;
   /** How the uncertainty strategies make a batch of their scores (default DEFAULT_SELECT's). */
@@ -74,8 +77,12 @@ export const STRATEGIES: Record<StrategyName, QueryStrategy> = {
   margin: (inputs, k) => marginSampling(inputs.probabilities, k, selectOptions(inputs, 'margin')),
   entropy: (inputs, k) =>
     entropySampling(inputs.probabilities, k, selectOptions(inputs, 'entropy')),
-  'ranked-batch': (inputs, k) =>
-    rankedBatch(inputs.probabilities, inputs.pool, k, { labeled: inputs.labeled }),
+  'ranked-batch': (inputs, k) => {
+    const features = inputs.embed ?? ((rows: Matrix) => rows);
+    return rankedBatch(inputs.probabilities, features(inputs.pool), k, {
+      labeled: inputs.labeled.length > 0 ? features(inputs.labeled) : []
+    });
+  },
   'reconstruction-error': (inputs, k) => {
     if (!inputs.scorer) {
       throw new QueryError(
@@ -192,6 +199,7 @@ export class ActiveLearner {
         pool: rows,
         probabilities,
         labeled: this.labeledX,
+        embed: features => this.latest.embed(features),
         scorer: this.options.scorer,
         uniform: this.uniform,
         select: this.options.select

@@ -182,7 +182,9 @@ export interface RankedBatchOptions {
  * so that a batch is not k near-copies of the same hard sample. Similarity is 1 / (1 + euclidean
  * distance) to the nearest such sample. Unlike modAL, only the `candidates` most uncertain samples
  * are ranked (the filter of Zhdanov 2019's diverse mini-batches), so the strategy stays
- * uncertainty-based however large the pool.
+ * uncertainty-based however large the pool. `pool` and `labeled` are whatever features distance
+ * should be measured in: the model's own (`Classifier.embed`, as ActiveLearner passes) needed
+ * fewer labels on MNIST than pixels (src/improve/README.md).
  */
 export function rankedBatch(
   probabilities: Probabilities,

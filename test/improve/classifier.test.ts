@@ -116,6 +116,36 @@ describe('classifier', () => {
     model.dispose();
   });
 
+  it("embeds samples in its last hidden layer, where a class's samples lie together", async () => {
+    const model = await Classifier.train(bars(60, 13), 3, { ...CNN, dropout: 0.5 });
+    const probe = bars(30, 14);
+    const features = model.embed(probe.x);
+    assert.equal(features.length, 30);
+    for (const row of features) assert.equal(row.length, CNN.hidden[0]);
+    // No dropout: the same features every time.
+    assert.deepEqual(model.embed(probe.x), features);
+    const distance = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
+      Math.hypot(...Array.from(a, (v, j) => v - b[j]));
+    const within: number[] = [];
+    const between: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      for (let j = i + 1; j < 30; j++) {
+        (probe.y[i] === probe.y[j] ? within : between).push(distance(features[i], features[j]));
+      }
+    }
+    const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+    assert.ok(mean(within) < mean(between), `within ${mean(within)}, between ${mean(between)}`);
+    assert.throws(() => model.embed([[1, 2, 3]]), /has 3 features but the model takes 64/);
+    model.dispose();
+    // Without hidden layers, the output layer reads the samples themselves.
+    const linear = await Classifier.train(bars(9, 15), 3, { hidden: [], epochs: 1, seed: 2 });
+    assert.deepEqual(
+      linear.embed(probe.x.slice(0, 2)),
+      probe.x.slice(0, 2).map(r => Float32Array.from(r))
+    );
+    linear.dispose();
+  });
+
   it('refuses an image size that does not match the rows, naming the fix', async () => {
     await assert.rejects(
       Classifier.train(bars(6, 1), 3, { ...CNN, image: { width: 7, height: 8 } }),

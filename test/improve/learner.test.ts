@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { Classifier, type TrainingSet } from '../../src/improve/classifier';
 import { ActiveLearner } from '../../src/improve/learner';
 import { SimulatedOracle } from '../../src/improve/oracle';
+import { rankedBatch } from '../../src/improve/strategies';
 import { blobs as threeBlobs } from './fixtures/blobs';
 
 const CLASSES = ['red', 'green', 'blue'];
@@ -104,6 +105,30 @@ describe('active learner: query, label, teach', () => {
       [...top].sort((a, b) => a - b)
     );
     assert.equal(new Set(first).size, 10);
+  });
+
+  it("ranked batch measures diversity in the model's own features, not in the raw rows", async () => {
+    const pool = blobs(200, 9);
+    const labeled = blobs(6, 1);
+    const learner = await ActiveLearner.start({
+      classes: CLASSES,
+      pool: pool.x,
+      labeled,
+      heldOut: blobs(30, 2),
+      strategy: 'ranked-batch',
+      classifier: SMALL
+    });
+    const session = await learner.query(10, join(mkdtempSync(join(tmpdir(), 'scanflow-')), 'r1'));
+    const picked = session.samples.map(sample => Number(sample.id.replace('pool-', '')));
+    const model = learner.model;
+    const probabilities = model.predictProbabilities(pool.x);
+    const inModelSpace = rankedBatch(probabilities, model.embed(pool.x), 10, {
+      labeled: model.embed(labeled.x)
+    });
+    const inRawSpace = rankedBatch(probabilities, pool.x, 10, { labeled: labeled.x });
+    assert.deepEqual(picked, inModelSpace.indices);
+    assert.notDeepEqual(picked, inRawSpace.indices);
+    learner.dispose();
   });
 
   it('starts from a model already in service instead of training one', async () => {
