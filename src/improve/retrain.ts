@@ -77,6 +77,9 @@ export interface RetrainOptions {
   /** Samples neither model trains on; both are evaluated on exactly these. */
   heldOut: TrainingSet;
   classifier?: ClassifierOptions;
+  /** Train the candidate on from this model's weights (`continueTraining`: fewer steps) instead
+   *  of from fresh ones; `classifier` is then not read. */
+  startFrom?: Classifier;
   /** Accuracy the candidate must gain to be promoted (default 0). */
   minGain?: number;
   /** Log both evaluations and promote through this registry. */
@@ -100,7 +103,9 @@ export async function retrainAndCompare(
     x: [...reference.x, ...newLabels.x],
     y: [...Array.from(reference.y), ...Array.from(newLabels.y)]
   };
-  const candidate = await Classifier.train(training, current.classes, options.classifier);
+  const candidate = options.startFrom
+    ? await options.startFrom.continueTraining(training)
+    : await Classifier.train(training, current.classes, options.classifier);
   const currentAccuracy = current.accuracy(heldOut);
   const candidateAccuracy = candidate.accuracy(heldOut);
   const decision = decidePromotion(

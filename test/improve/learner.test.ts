@@ -131,6 +131,58 @@ describe('active learner: query, label, teach', () => {
     learner.dispose();
   });
 
+  it("with retrain 'continue' trains each candidate on from the latest model's weights", async () => {
+    const pool = blobs(120, 9);
+    const truth = new Map(pool.x.map((_, i) => [`pool-${i}`, CLASSES[pool.y[i]]]));
+    const labeled = blobs(6, 1);
+    const heldOut = blobs(60, 2);
+    const probe = blobs(30, 4).x;
+    const root = mkdtempSync(join(tmpdir(), 'scanflow-learner-'));
+    const learner = await ActiveLearner.start({
+      classes: CLASSES,
+      pool: pool.x,
+      labeled,
+      heldOut,
+      strategy: 'margin',
+      classifier: SMALL,
+      retrain: 'continue'
+    });
+    const session = await learner.query(10, join(root, 'r1'));
+    await SimulatedOracle.fromMap(truth).answer(session.folder);
+    session.refresh();
+    // In the order teach adds them: the order the labels were given in.
+    const picked = session.labels.map(label => Number(label.sample.replace('pool-', '')));
+    const everything = {
+      x: [...labeled.x, ...picked.map(i => pool.x[i])],
+      y: [...Array.from(labeled.y), ...picked.map(i => pool.y[i])]
+    };
+    const continued = await learner.model.continueTraining(everything);
+    const fresh = await Classifier.train(everything, 3, SMALL);
+    const comparison = await learner.teach(session);
+    assert.equal(comparison.candidate.trainedOn, 16);
+    assert.deepEqual(
+      learner.model.predictProbabilities(probe),
+      continued.predictProbabilities(probe)
+    );
+    assert.notDeepEqual(
+      learner.model.predictProbabilities(probe),
+      fresh.predictProbabilities(probe)
+    );
+    for (const model of [learner, continued, fresh]) model.dispose();
+
+    await assert.rejects(
+      ActiveLearner.start({
+        classes: CLASSES,
+        pool: pool.x,
+        labeled,
+        heldOut,
+        strategy: 'margin',
+        retrain: 'warm' as 'continue'
+      }),
+      /Unknown retrain 'warm': use 'fresh'/
+    );
+  });
+
   it('starts from a model already in service instead of training one', async () => {
     const labeled = blobs(6, 1);
     const inService = await Classifier.train(labeled, 3, SMALL);
