@@ -82,6 +82,10 @@ export function stepEnvironment(
   if (tracker.url) {
     env.MLFLOW_TRACKING_URI = tracker.url;
     env.SCANFLOW_TRACKER_URI = tracker.url;
+    // MLflow 3's telemetry thread unsets a variable while requests reads os.environ, which
+    // failed a client's call with KeyError '_MLFLOW_TELEMETRY_SESSION_ID'. A step's own
+    // setting wins.
+    env.MLFLOW_DISABLE_TELEMETRY ??= 'true';
   }
   if (tracker.experiment) {
     env.MLFLOW_EXPERIMENT_NAME = tracker.experiment;

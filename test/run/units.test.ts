@@ -101,8 +101,25 @@ describe('step environment', () => {
       SCANFLOW_ATTEMPT: '2',
       MLFLOW_TRACKING_URI: 'http://t:5000',
       SCANFLOW_TRACKER_URI: 'http://t:5000',
+      MLFLOW_DISABLE_TELEMETRY: 'true',
       MLFLOW_EXPERIMENT_NAME: 'inner-exp'
     });
+  });
+
+  test("MLflow telemetry is off in steps that log to a tracker, unless the step's env says so", () => {
+    const telemetry = (env?: Record<string, string>): string | undefined => {
+      const own = buildGraph(wf('t', [nodeStep('s', '', { env })]));
+      const tracked = stepEnvironment(
+        { runId: 'r', tracker: 'http://t:1' },
+        own,
+        own.steps[0],
+        't',
+        1
+      );
+      return tracked.MLFLOW_DISABLE_TELEMETRY;
+    };
+    assert.equal(telemetry(), 'true');
+    assert.equal(telemetry({ MLFLOW_DISABLE_TELEMETRY: 'false' }), 'false');
   });
 
   test('each workflow with a tracker of its own sends its steps there', () => {
