@@ -131,54 +131,47 @@ describe('active learner: query, label, teach', () => {
     learner.dispose();
   });
 
-  it("with retrain 'continue' trains each candidate on from the latest model's weights", async () => {
+  it("trains each candidate on from the latest model's weights, or with retrain 'fresh' from new ones", async () => {
     const pool = blobs(120, 9);
     const truth = new Map(pool.x.map((_, i) => [`pool-${i}`, CLASSES[pool.y[i]]]));
     const labeled = blobs(6, 1);
     const heldOut = blobs(60, 2);
     const probe = blobs(30, 4).x;
     const root = mkdtempSync(join(tmpdir(), 'scanflow-learner-'));
-    const learner = await ActiveLearner.start({
-      classes: CLASSES,
-      pool: pool.x,
-      labeled,
-      heldOut,
-      strategy: 'margin',
-      classifier: SMALL,
-      retrain: 'continue'
-    });
-    const session = await learner.query(10, join(root, 'r1'));
-    await SimulatedOracle.fromMap(truth).answer(session.folder);
-    session.refresh();
-    // In the order teach adds them: the order the labels were given in.
-    const picked = session.labels.map(label => Number(label.sample.replace('pool-', '')));
-    const everything = {
-      x: [...labeled.x, ...picked.map(i => pool.x[i])],
-      y: [...Array.from(labeled.y), ...picked.map(i => pool.y[i])]
+    const base = { classes: CLASSES, pool: pool.x, labeled, heldOut, strategy: 'margin' as const };
+    /** One round; returns what the learner now predicts for the probe, and what the query
+     *  model would predict trained on from its weights, or from fresh ones. */
+    const round = async (retrain?: 'fresh' | 'continue') => {
+      const learner = await ActiveLearner.start({ ...base, classifier: SMALL, retrain });
+      const session = await learner.query(10, join(root, retrain ?? 'default'));
+      await SimulatedOracle.fromMap(truth).answer(session.folder);
+      // teach adds them in the order of the query, whatever the order of labeling.
+      const picked = session.samples.map(sample => Number(sample.id.replace('pool-', '')));
+      const everything = {
+        x: [...labeled.x, ...picked.map(i => pool.x[i])],
+        y: [...Array.from(labeled.y), ...picked.map(i => pool.y[i])]
+      };
+      const continued = await learner.model.continueTraining(everything);
+      const fresh = await Classifier.train(everything, 3, SMALL);
+      const comparison = await learner.teach(session);
+      assert.equal(comparison.candidate.trainedOn, 16);
+      const predicted = {
+        learner: learner.model.predictProbabilities(probe),
+        continued: continued.predictProbabilities(probe),
+        fresh: fresh.predictProbabilities(probe)
+      };
+      for (const model of [learner, continued, fresh]) model.dispose();
+      return predicted;
     };
-    const continued = await learner.model.continueTraining(everything);
-    const fresh = await Classifier.train(everything, 3, SMALL);
-    const comparison = await learner.teach(session);
-    assert.equal(comparison.candidate.trainedOn, 16);
-    assert.deepEqual(
-      learner.model.predictProbabilities(probe),
-      continued.predictProbabilities(probe)
-    );
-    assert.notDeepEqual(
-      learner.model.predictProbabilities(probe),
-      fresh.predictProbabilities(probe)
-    );
-    for (const model of [learner, continued, fresh]) model.dispose();
+    const byDefault = await round();
+    assert.deepEqual(byDefault.learner, byDefault.continued);
+    assert.notDeepEqual(byDefault.learner, byDefault.fresh);
+    assert.deepEqual(await round('continue'), byDefault);
+    const fresh = await round('fresh');
+    assert.deepEqual(fresh.learner, fresh.fresh);
 
     await assert.rejects(
-      ActiveLearner.start({
-        classes: CLASSES,
-        pool: pool.x,
-        labeled,
-        heldOut,
-        strategy: 'margin',
-        retrain: 'warm' as 'continue'
-      }),
+      ActiveLearner.start({ ...base, retrain: 'warm' as 'continue' }),
       /Unknown retrain 'warm': use 'fresh'/
     );
   });

@@ -34,7 +34,8 @@ export interface DemoSize {
   batches: number;
   batchSize: number;
   shifted: number;
-  /** Training epochs of the classifier (in the train step and for every retraining). */
+  /** Training epochs of the classifier in the train step (the improver's rounds train on from
+   *  its weights, with fewer). */
   epochs: number;
   /** Training epochs of the checker's autoencoder. */
   detectorEpochs: number;
@@ -70,7 +71,7 @@ export const SIZES = {
 
 export type SizeName = keyof typeof SIZES;
 
-/** The classifier, the same in the train step and in every retraining: a small MLP that trains
+/** The classifier of the train step, which the improver's rounds train on: a small MLP that trains
  *  in seconds on TensorFlow.js's pure JavaScript backend. */
 export function classifierOptions(size: DemoSize): {
   hidden: number[];
