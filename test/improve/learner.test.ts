@@ -131,7 +131,7 @@ describe('active learner: query, label, teach', () => {
     learner.dispose();
   });
 
-  it("trains each candidate on from the latest model's weights, or with retrain 'fresh' from new ones", async () => {
+  it("trains each candidate from new weights, or with retrain 'continue' on from the latest model's", async () => {
     const pool = blobs(120, 9);
     const truth = new Map(pool.x.map((_, i) => [`pool-${i}`, CLASSES[pool.y[i]]]));
     const labeled = blobs(6, 1);
@@ -164,11 +164,11 @@ describe('active learner: query, label, teach', () => {
       return predicted;
     };
     const byDefault = await round();
-    assert.deepEqual(byDefault.learner, byDefault.continued);
-    assert.notDeepEqual(byDefault.learner, byDefault.fresh);
-    assert.deepEqual(await round('continue'), byDefault);
-    const fresh = await round('fresh');
-    assert.deepEqual(fresh.learner, fresh.fresh);
+    assert.deepEqual(byDefault.learner, byDefault.fresh);
+    assert.deepEqual(await round('fresh'), byDefault);
+    const continued = await round('continue');
+    assert.deepEqual(continued.learner, continued.continued);
+    assert.notDeepEqual(continued.learner, continued.fresh);
 
     await assert.rejects(
       ActiveLearner.start({ ...base, retrain: 'warm' as 'continue' }),

@@ -34,8 +34,7 @@ export interface DemoSize {
   batches: number;
   batchSize: number;
   shifted: number;
-  /** Training epochs of the classifier in the train step (the improver's rounds train on from
-   *  its weights, with fewer). */
+  /** Training epochs of the classifier (in the train step and for every retraining). */
   epochs: number;
   /** Training epochs of the checker's autoencoder. */
   detectorEpochs: number;
@@ -71,7 +70,7 @@ export const SIZES = {
 
 export type SizeName = keyof typeof SIZES;
 
-/** The classifier of the train step, which the improver's rounds train on: a small MLP that trains
+/** The classifier, the same in the train step and in every retraining: a small MLP that trains
  *  in seconds on TensorFlow.js's pure JavaScript backend. */
 export function classifierOptions(size: DemoSize): {
   hidden: number[];

@@ -20,7 +20,16 @@ import {
 import { runWorkflow, type ExecutorKind, type RunEvent } from '../../run';
 import { ArtifactStore, SqliteStore, loadRecordedRun, type Run } from '../../track';
 import { bundleSteps } from './bundle';
-import { CLASSES, SIDE, SIZES, demoData, type Dataset, type Shift, type SizeName } from './data';
+import {
+  CLASSES,
+  SIDE,
+  SIZES,
+  classifierOptions,
+  demoData,
+  type Dataset,
+  type Shift,
+  type SizeName
+} from './data';
 import { mnistWorkflow } from './workflow';
 
 /** The registered model's name in the tracker's model registry. */
@@ -165,7 +174,7 @@ export async function runMnistDemo(options: MnistDemoOptions = {}): Promise<Mnis
       heldOut,
       strategy: 'margin',
       image: { width: SIDE, height: SIDE },
-      // Each round trains the model in service on, from its weights, with the new labels.
+      classifier: classifierOptions(size),
       model
     });
     if (pool.x.length === 0) {
