@@ -201,12 +201,7 @@ export class Classifier {
         return output.dataSync() as Float32Array;
       }
       const start = this.model.layers.findIndex(layer => layer.getClassName() === 'Dense');
-      const features =
-        start === 0
-          ? x
-          : (tf
-              .model({ inputs: this.model.inputs, outputs: this.model.layers[start - 1].output })
-              .predict(x, { batchSize: PREDICT_BATCH }) as tf.Tensor);
+      const features = start === 0 ? x : this.activations(x, start - 1);
       const head = this.model.layers.slice(start);
       let sum: tf.Tensor = tf.zeros([rows.length, this.classes]);
       for (let pass = 0; pass < samples; pass++) {
@@ -218,9 +213,7 @@ export class Classifier {
       }
       return tf.div(sum, samples).dataSync() as Float32Array;
     });
-    return Array.from({ length: rows.length }, (_, i) =>
-      flat.slice(i * this.classes, (i + 1) * this.classes)
-    );
+    return splitRows(flat, rows.length);
   }
 
   /**
@@ -232,18 +225,19 @@ export class Classifier {
   embed(rows: Matrix): Float32Array[] {
     if (rows.length === 0) return [];
     checkWidth(rows, this.inputSize, 'samples');
-    const layers = this.model.layers;
-    if (layers.length === 1) return rows.map(row => Float32Array.from(row));
-    const features = layers[layers.length - 2].output as tf.SymbolicTensor;
-    const width = features.shape[1] as number;
-    const flat = tf.tidy(() => {
-      const x = toTensor(rows, this.inputSize);
-      const body = tf.model({ inputs: this.model.inputs, outputs: features });
-      return (
-        body.predict(x, { batchSize: PREDICT_BATCH }) as tf.Tensor
-      ).dataSync() as Float32Array;
-    });
-    return Array.from({ length: rows.length }, (_, i) => flat.slice(i * width, (i + 1) * width));
+    const last = this.model.layers.length - 1;
+    if (last === 0) return rows.map(row => Float32Array.from(row));
+    const flat = tf.tidy(
+      () => this.activations(toTensor(rows, this.inputSize), last - 1).dataSync() as Float32Array
+    );
+    return splitRows(flat, rows.length);
+  }
+
+  /** What layer `index` outputs for `x`, in inference mode (dropout off). */
+  private activations(x: tf.Tensor, index: number): tf.Tensor {
+    const outputs = this.model.layers[index].output as tf.SymbolicTensor;
+    const body = tf.model({ inputs: this.model.inputs, outputs });
+    return body.predict(x, { batchSize: PREDICT_BATCH }) as tf.Tensor;
   }
 
   /** The most likely class of each sample. */
@@ -460,6 +454,12 @@ function checkImage(
       `A ${width}x${height} image is too small for ${filters.length} convolution blocks (each halves it): pass fewer filters.`
     );
   }
+}
+
+/** A row-major array (a tensor's data) as its `count` rows. */
+function splitRows(flat: Float32Array, count: number): Float32Array[] {
+  const width = flat.length / count;
+  return Array.from({ length: count }, (_, i) => flat.slice(i * width, (i + 1) * width));
 }
 
 function toTensor(rows: Matrix, width: number): tf.Tensor2D {
