@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { Classifier, type TrainingSet } from '../../src/improve/classifier';
 import { ActiveLearner } from '../../src/improve/learner';
 import { SimulatedOracle } from '../../src/improve/oracle';
+import type { LabelingSession } from '../../src/improve/session';
 import { rankedBatch } from '../../src/improve/strategies';
 import { blobs as threeBlobs } from './fixtures/blobs';
 
@@ -17,6 +18,11 @@ function blobs(n: number, seed: number): TrainingSet {
 }
 
 const SMALL = { hidden: [16], epochs: 40, batchSize: 16, seed: 3 };
+
+/** The pool indices a session holds, in query order (from the default ids, `pool-<index>`). */
+function poolIndices(session: LabelingSession): number[] {
+  return session.samples.map(sample => Number(sample.id.replace('pool-', '')));
+}
 
 describe('active learner: query, label, teach', () => {
   it('runs a round end to end through a labeling session and the simulated oracle', async () => {
@@ -91,7 +97,7 @@ describe('active learner: query, label, teach', () => {
       });
       const session = await learner.query(10, join(root, folder));
       learner.dispose();
-      return session.samples.map(sample => Number(sample.id.replace('pool-', '')));
+      return poolIndices(session);
     };
     const top = await picks('top', 'top');
     const first = await picks('power', 'power-1');
@@ -119,7 +125,7 @@ describe('active learner: query, label, teach', () => {
       classifier: SMALL
     });
     const session = await learner.query(10, join(mkdtempSync(join(tmpdir(), 'scanflow-')), 'r1'));
-    const picked = session.samples.map(sample => Number(sample.id.replace('pool-', '')));
+    const picked = poolIndices(session);
     const model = learner.model;
     const probabilities = model.predictProbabilities(pool.x);
     const inModelSpace = rankedBatch(probabilities, model.embed(pool.x), 10, {
@@ -146,7 +152,7 @@ describe('active learner: query, label, teach', () => {
       const session = await learner.query(10, join(root, retrain ?? 'default'));
       await SimulatedOracle.fromMap(truth).answer(session.folder);
       // teach adds them in the order of the query, whatever the order of labeling.
-      const picked = session.samples.map(sample => Number(sample.id.replace('pool-', '')));
+      const picked = poolIndices(session);
       const everything = {
         x: [...labeled.x, ...picked.map(i => pool.x[i])],
         y: [...Array.from(labeled.y), ...picked.map(i => pool.y[i])]
