@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { DefinitionError } from '../workflow';
+import { ExportError } from '../deploy/errors';
 import { registerDemoCommands } from './demo';
+import { registerDeployCommands } from './deploy';
 import { EXIT, InputError } from './errors';
 import { registerGraphCommands } from './graph';
 import { registerRunCommands } from './run';
@@ -35,6 +37,7 @@ export function buildProgram(output: Output = processOutput): Command {
   registerGraphCommands(program, output);
   registerRunCommands(program, output);
   registerTrackerCommands(program, output);
+  registerDeployCommands(program, output);
   registerDemoCommands(program, output);
   return program;
 }
@@ -49,7 +52,11 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       // Help and version are "errors" in commander's exit override; they are successes here.
       return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     }
-    if (error instanceof DefinitionError || error instanceof InputError) {
+    if (
+      error instanceof DefinitionError ||
+      error instanceof InputError ||
+      error instanceof ExportError
+    ) {
       output.err(`scanflow: ${error.message}\n`);
       return EXIT.badInput;
     }

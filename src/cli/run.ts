@@ -170,7 +170,7 @@ function shortPath(path: string): string {
 }
 
 /** Prints the end of a run and returns the exit code. */
-function report(result: RunResult, output: Output): number {
+export function report(result: RunResult, output: Output): number {
   const count = (status: string): number => result.steps.filter(s => s.status === status).length;
   const outputs = result.outputs
     ? `; outputs in ${result.executor === 'docker' ? 'Docker volume' : 'folder'} ${result.outputs}`

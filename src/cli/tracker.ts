@@ -13,6 +13,7 @@ interface TrackerOptions {
   store: string;
   artifacts?: string;
   token?: string;
+  deployment?: boolean;
 }
 
 function port(value: string): number {
@@ -78,16 +79,23 @@ export function registerTrackerCommands(program: Command, output: Output): void 
       '--token <token>',
       'require "Authorization: Bearer <token>" (default: $SCANFLOW_TRACKER_TOKEN)'
     )
+    .option(
+      '--deployment',
+      "before serving, create the runs of the deployment in $SCANFLOW_DEPLOYMENT (a deployed workflow's tracker)"
+    )
     .action(async (options: TrackerOptions) => {
       // The tracker (SQLite, the REST server) is loaded by the commands that use it.
       const { startTracker } = await import('../track');
       const token = options.token ?? process.env.SCANFLOW_TRACKER_TOKEN ?? undefined;
+      const deployment = options.deployment ? await import('../deploy/tracker-record') : undefined;
+      const record = deployment?.recordFromEnvironment();
       const tracker = await startTracker({
         host: options.host,
         port: port(options.port),
         storePath: options.store,
         artifactsDir: options.artifacts,
-        token: token || undefined
+        token: token || undefined,
+        prepare: record && ((store, artifacts) => deployment!.recordDeployment(store, artifacts, record))
       }).catch(storeProblem);
       output.out(
         `scanflow tracker listening on ${tracker.url} (store ${options.store}, artifacts ${tracker.artifacts.root}` +

@@ -42,6 +42,10 @@ export async function clean(options: CleanOptions = {}): Promise<CleanReport> {
     if (!(error instanceof DaemonUnreachableError)) throw error;
     return { containers: [], networks: [], volumes: [], folders, dockerUnreachable: error.message };
   }
-  const removed = await client.removeLabelled({ [LABEL.run]: options.runId }, { volumes });
+  // Deployments live until `scanflow undeploy`, by design.
+  const removed = await client.removeLabelled(
+    { [LABEL.run]: options.runId },
+    { volumes, except: 'scanflow.deployment' }
+  );
   return { ...removed, folders };
 }

@@ -5,6 +5,9 @@
 
 export type ExecutorKind = 'docker' | 'local';
 
+/** What ran a workflow: an executor of `scanflow run`, or a deployment target. */
+export type EngineKind = ExecutorKind | 'compose' | 'swarm' | 'k8s';
+
 /** Where a step is in its life. */
 export type StepRunStatus =
   | 'pending'
@@ -28,7 +31,7 @@ interface EventBase {
 export interface RunStartedEvent extends EventBase {
   type: 'run-started';
   workflow: string;
-  executor: ExecutorKind;
+  executor: EngineKind;
   /** Qualified ids of every step, in definition order. */
   steps: string[];
 }

@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { flatten, type WorkflowSpec } from '../workflow';
 import { DockerExecutor, type DockerExecutorOptions } from './docker/executor';
 import { CleanupError, EngineError, RunError } from './errors';
-import { EventLog, type ExecutorKind, type RunEvent, type WorkflowRunStatus } from './events';
+import { EventLog, type EngineKind, type ExecutorKind, type RunEvent, type WorkflowRunStatus } from './events';
 import type { Executor, RunPlan } from './executor';
 import { LocalExecutor, type LocalExecutorOptions } from './local-executor';
 import { schedule, type StepReport } from './scheduler';
@@ -70,7 +70,7 @@ export interface RunResult {
   id: string;
   workflow: string;
   status: WorkflowRunStatus;
-  executor: ExecutorKind;
+  executor: EngineKind;
   steps: StepReport[];
   durationMs: number;
   /** Where the outputs are kept (a Docker volume or a folder), when they are. */

@@ -25,6 +25,8 @@ export interface StartTrackerOptions {
   /** Require `Authorization: Bearer <token>` on every request. */
   token?: string;
   maxArtifactBytes?: number;
+  /** Runs on the opened store before the server listens (e.g. creating a deployment's runs). */
+  prepare?: (store: SqliteStore, artifacts: ArtifactStore) => Promise<void>;
 }
 
 export interface RunningTracker {
@@ -56,6 +58,7 @@ export async function startTracker(options: StartTrackerOptions = {}): Promise<R
   });
   let address;
   try {
+    await options.prepare?.(store, artifacts);
     address = await listen(server, options.host ?? '127.0.0.1', options.port ?? 0);
   } catch (error) {
     store.close();

@@ -82,6 +82,11 @@ interface StepState {
 export interface RunRecorderOptions {
   /** How many of a step's last log lines are kept (default 100). */
   logTailLines?: number;
+  /**
+   * The MLflow run ids to use, for the scanflow run and for its steps: each is created with that
+   * id (an embedded store), or adopted when it exists. A deployment names them in its files.
+   */
+  ids?: { run: string; steps: Record<string, string> };
 }
 
 export class RunRecorder {
@@ -90,6 +95,7 @@ export class RunRecorder {
   private queue: Promise<void> = Promise.resolve();
   private failure?: unknown;
   private readonly tailLines: number;
+  private readonly ids?: RunRecorderOptions['ids'];
 
   constructor(
     readonly store: TrackingStore,
@@ -97,6 +103,16 @@ export class RunRecorder {
     options: RunRecorderOptions = {}
   ) {
     this.tailLines = options.logTailLines ?? 100;
+    this.ids = options.ids;
+  }
+
+  /** The run of a given id, when it exists already (a tracker restarted, a deployer adopting it). */
+  private async existing(runId: string | undefined): Promise<Run | undefined> {
+    if (runId === undefined) return undefined;
+    return this.store.getRun(runId).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
   }
 
   /**
@@ -112,6 +128,8 @@ export class RunRecorder {
   }): Promise<Run> {
     if (options.definition !== undefined && !this.parent) this.learnSteps(options.definition);
     this.parent ??= (async () => {
+      const adopted = await this.existing(this.ids?.run);
+      if (adopted) return adopted;
       const experimentId = await this.experiment(options.workflow);
       const tags: KeyValue[] = [
         { key: TAGS.run, value: options.runId },
@@ -120,6 +138,7 @@ export class RunRecorder {
       if (options.executor) tags.push({ key: TAGS.executor, value: options.executor });
       const run = await this.store.createRun(experimentId, {
         runName: options.runId,
+        runId: this.ids?.run,
         startTime: options.time,
         tags
       });
@@ -183,6 +202,9 @@ export class RunRecorder {
       if (!this.parent)
         throw new NotFoundError(`RunRecorder: startRun() must come before step '${step}'.`);
       const parent = await this.parent;
+      const id = this.ids?.steps[step];
+      const adopted = await this.existing(id);
+      if (adopted) return adopted.info.run_id;
       const tags: KeyValue[] = [
         { key: TAGS.parent, value: parent.info.run_id },
         { key: TAGS.run, value: parent.data.tags.find(t => t.key === TAGS.run)?.value ?? '' },
@@ -192,6 +214,7 @@ export class RunRecorder {
       if (state.needs) tags.push({ key: TAGS.needs, value: JSON.stringify(state.needs) });
       const run = await this.store.createRun(parent.info.experiment_id, {
         runName: step,
+        runId: id,
         startTime: time,
         tags
       });

@@ -372,6 +372,11 @@ export class RestStore implements TrackingStore, ModelRegistryStore {
   // ---- Runs ----
 
   async createRun(experimentId: string, options: CreateRunOptions = {}): Promise<Run> {
+    if (options.runId !== undefined) {
+      throw new InvalidParameterError(
+        `A REST tracker chooses its runs' ids itself; '${options.runId}' cannot be given. Create the run in an embedded store, or leave runId out.`
+      );
+    }
     const answer = await this.call('POST', 'runs/create', {
       experiment_id: experimentId,
       run_name: options.runName,

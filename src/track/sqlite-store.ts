@@ -522,7 +522,7 @@ export class SqliteStore implements TrackingStore, ModelRegistryStore {
       );
     }
     const runName = options.runName || nameTag || randomRunName();
-    const runId = randomUUID().replace(/-/g, '');
+    const runId = options.runId ?? randomUUID().replace(/-/g, '');
     const row: RunRow = {
       run_uuid: runId,
       name: runName,

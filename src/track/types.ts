@@ -90,6 +90,11 @@ export interface SearchOptions {
 
 export interface CreateRunOptions {
   runName?: string;
+  /**
+   * The run's id, chosen by the caller (embedded stores only; MLflow's API has no such field):
+   * a deployment names its steps' runs before they exist, see src/deploy.
+   */
+  runId?: string;
   userId?: string;
   startTime?: number;
   tags?: KeyValue[];

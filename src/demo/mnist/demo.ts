@@ -17,7 +17,7 @@ import {
   trackerRegistry,
   type Comparison
 } from '../../improve';
-import { runWorkflow, type ExecutorKind, type RunEvent } from '../../run';
+import { runWorkflow, type EngineKind, type ExecutorKind, type RunEvent } from '../../run';
 import { ArtifactStore, SqliteStore, loadRecordedRun, type Run } from '../../track';
 import { bundleSteps } from './bundle';
 import {
@@ -56,7 +56,7 @@ export interface BatchVerdict {
 
 export interface MnistDemoSummary {
   runId: string;
-  executor: ExecutorKind;
+  executor: EngineKind;
   /** The step outputs' Docker volume or folder, when kept. */
   outputs?: string;
   store: string;

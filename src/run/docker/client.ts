@@ -86,6 +86,20 @@ export class DockerClient {
     }
   }
 
+  /** Tags `source` as `target` (REGISTRY/name:tag) and pushes it; DockerStreamError when refused. */
+  async pushAs(source: string, target: string, signal?: AbortSignal): Promise<void> {
+    const at = target.lastIndexOf(':');
+    const tagged = at > target.lastIndexOf('/') ? { repo: target.slice(0, at), tag: target.slice(at + 1) } : { repo: target, tag: 'latest' };
+    let stream: NodeJS.ReadableStream;
+    try {
+      await this.docker.getImage(source).tag(tagged);
+      stream = await this.docker.getImage(target).push({ abortSignal: signal });
+    } catch (error) {
+      throw new DockerStreamError(errorText(error));
+    }
+    await this.follow(stream, undefined, signal);
+  }
+
   /** Pulls an image; throws DockerStreamError with the engine's reason when it cannot. */
   async pull(name: string, signal?: AbortSignal): Promise<void> {
     let stream: NodeJS.ReadableStream;
@@ -178,8 +192,11 @@ export class DockerClient {
    */
   async removeLabelled(
     labels: Record<string, string | undefined>,
-    kinds: { volumes: boolean } = { volumes: true }
+    kinds: { volumes: boolean; except?: string } = { volumes: true }
   ): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
+    // Objects that carry the `except` label are kept (deployments live until `undeploy`).
+    const kept = (objectLabels: Record<string, string> | null | undefined): boolean =>
+      kinds.except !== undefined && objectLabels?.[kinds.except] !== undefined;
     const label = Object.entries(labels).map(([k, v]) => (v === undefined ? k : `${k}=${v}`));
     const filters = JSON.stringify({ label });
     const removed = {
@@ -188,21 +205,23 @@ export class DockerClient {
       volumes: [] as string[]
     };
 
-    const containers = await this.docker.listContainers({ all: true, filters });
+    const containers = (await this.docker.listContainers({ all: true, filters })).filter(
+      c => !kept(c.Labels)
+    );
     await Promise.all(
       containers.map(async info => {
         await ignoreMissing(this.docker.getContainer(info.Id).remove({ force: true, v: true }));
         removed.containers.push(info.Names[0]?.replace(/^\//, '') ?? info.Id);
       })
     );
-    const networks = await this.docker.listNetworks({ filters });
+    const networks = (await this.docker.listNetworks({ filters })).filter(n => !kept(n.Labels));
     for (const network of networks) {
       await ignoreMissing(this.docker.getNetwork(network.Id).remove());
       removed.networks.push(network.Name);
     }
     if (kinds.volumes) {
       const { Volumes: volumes } = await this.docker.listVolumes({ filters });
-      for (const volume of volumes ?? []) {
+      for (const volume of (volumes ?? []).filter(v => !kept(v.Labels))) {
         await ignoreMissing(this.docker.getVolume(volume.Name).remove({ force: true }));
         removed.volumes.push(volume.Name);
       }

@@ -1,0 +1,393 @@
+/**
+ * The deployment plan: the one intermediate form every exporter renders (in the manner of Kubeflow
+ * Pipelines' compiler). It is the flattened DAG that `scanflow run` executes, with what a deployment
+ * adds: a service name per step, the image each step runs, the environment it gets (the same as
+ * under `scanflow run`), the trackers that run as services, and the MLflow run of every step.
+ *
+ *   const plan = planDeployment(spec, { target: 'compose', baseDir });   // throws ExportError
+ *   renderCompose(plan);                                                  // a compose document
+ *
+ * Whatever a target cannot express is refused here, all problems at once (see `refusals`).
+ */
+import { randomBytes } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import {
+  CONTAINER_INPUTS,
+  CONTAINER_OUTPUTS,
+  reachableFromContainers
+} from '../run/docker/container-config';
+import { newRunId } from '../run/run';
+import { parameterArguments, stepEnvironment, enclosingWorkflow } from '../run/step-env';
+import {
+  flatten,
+  type FlatGraph,
+  type FlatStep,
+  type Problem,
+  type StepSpec,
+  type WorkflowSpec
+} from '../workflow';
+import { ExportError } from './errors';
+
+export type Target = 'compose' | 'swarm' | 'k8s';
+export const TARGETS: readonly Target[] = ['compose', 'swarm', 'k8s'];
+
+/** Where a tracker service listens inside the deployment's network. */
+export const TRACKER_PORT = 5000;
+/** The variable that carries the trackers' token (compose reads it from `.env`). */
+export const TOKEN_VARIABLE = 'SCANFLOW_TRACKER_TOKEN';
+export { RECORD_VARIABLE } from './tracker-record';
+/** Where the tracker services keep their stores, inside their volume. */
+export const TRACKER_DATA = '/scanflow/tracker';
+
+/** Labels on every object of a deployment (the engine's labels are the list of deployments). */
+export const DEPLOY_LABEL = {
+  deployment: 'scanflow.deployment',
+  target: 'scanflow.target',
+  run: 'scanflow.run',
+  workflow: 'scanflow.workflow',
+  step: 'scanflow.step',
+  timeout: 'scanflow.timeout'
+} as const;
+
+export interface PlanOptions {
+  target: Target;
+  /** The folder the definition's relative paths are resolved against. */
+  baseDir: string;
+  /** The run id the deployment records itself under (default: a fresh one). */
+  runId?: string;
+  /** The deployment's name (default: the root workflow's name, made safe). */
+  name?: string;
+  /** Images built for `dockerfile`/`base` steps (by step id), as `--build` made them. */
+  built?: Record<string, string>;
+  /** A registry (HOST:PORT) whose tags the files name, for images pushed there. */
+  registry?: string;
+  /** An external tracking server for every step (`--tracker`), or false for none. */
+  tracker?: string | false;
+  /** The image the tracker services run (default: scanflow/tracker:<version>). */
+  trackerImage: string;
+}
+
+/** A tracker that runs as a service of the deployment. */
+export interface PlannedTracker {
+  /** The workflow it serves: the root's name, or a qualified id (`tracker: { scope: 'workflow' }`). */
+  workflow: string;
+  service: string;
+  experiment: string;
+  /** Its SQLite store, inside the trackers' volume. */
+  store: string;
+  /** How steps reach it. */
+  url: string;
+  /** What it records when it starts: the deployment's run and its steps' runs. */
+  record: TrackerRecord;
+}
+
+/** The runs a tracker service creates at start (idempotent), so that steps log into their own. */
+export interface TrackerRecord {
+  runId: string;
+  experiment: string;
+  target: Target;
+  definition: WorkflowSpec;
+  /** Step id -> the MLflow run id it gets as MLFLOW_RUN_ID. */
+  steps: Record<string, string>;
+}
+
+export interface PlannedStep {
+  /** Qualified id, as under `scanflow run`. */
+  id: string;
+  /** The service (compose, Swarm) or object (Kubernetes) name: DNS-safe, unique. */
+  service: string;
+  spec: StepSpec;
+  /** The image to run (registry-tagged when a registry is given); undefined with `build`. */
+  image?: string;
+  /** A Dockerfile that compose builds itself (absolute paths), when not built by scanflow. */
+  build?: { context: string; dockerfile: string };
+  /** The argv (the step's command and its parameters); undefined: the image's own. */
+  command?: string[];
+  /** The step's environment, as `scanflow run` gives it, less the tracker's token. */
+  env: Record<string, string>;
+  /** Whether the step gets the tracker's token as MLFLOW_TRACKING_TOKEN. */
+  token: boolean;
+  /** Service names of the steps it waits for. */
+  needs: string[];
+  /** The tracker service it logs to, if one of the deployment's. */
+  tracker?: string;
+  labels: Record<string, string>;
+}
+
+export interface DeploymentPlan {
+  target: Target;
+  name: string;
+  runId: string;
+  spec: WorkflowSpec;
+  graph: FlatGraph;
+  steps: PlannedStep[];
+  trackers: PlannedTracker[];
+  trackerImage: string;
+  /** Object names: the network, the outputs volume and the trackers' volume. */
+  network: string;
+  volume: string;
+  trackerVolume: string;
+  /** Labels every object carries. */
+  labels: Record<string, string>;
+  /** Things the person should know that do not stop the export. */
+  notices: string[];
+}
+
+/** Plans a deployment of `spec` to `options.target`; throws ExportError listing every refusal. */
+export function planDeployment(spec: WorkflowSpec, options: PlanOptions): DeploymentPlan {
+  const graph = flatten(spec);
+  const problems = refusals(graph, options);
+  if (problems.length > 0) throw new ExportError(options.target, problems);
+
+  const name = options.name ?? dnsName(spec.name);
+  const runId = options.runId ?? newRunId();
+  const services = serviceNames(graph.steps.map(s => s.id.slice(spec.name.length + 1)));
+  const serviceOf = new Map(graph.steps.map((s, i) => [s.id, services[i]]));
+  const labels = {
+    [DEPLOY_LABEL.deployment]: name,
+    [DEPLOY_LABEL.target]: options.target,
+    [DEPLOY_LABEL.run]: runId,
+    [DEPLOY_LABEL.workflow]: spec.name
+  };
+
+  const trackers = plannedTrackers(graph, options, runId, serviceOf);
+  const trackerUrls = Object.fromEntries(
+    trackers.filter(t => t.workflow !== spec.name).map(t => [t.workflow, t.url])
+  );
+  const environment = {
+    runId,
+    tracker:
+      options.tracker === false
+        ? undefined
+        : (options.tracker ?? trackers.find(t => t.workflow === spec.name)?.url),
+    trackers: trackerUrls
+  };
+  const notices: string[] = [];
+  const steps = graph.steps.map((step): PlannedStep => {
+    const service = serviceOf.get(step.id)!;
+    let env = stepEnvironment(environment, graph, step, enclosingWorkflow(graph, step), 1);
+    // A tracker on this machine's loopback is reached as host.docker.internal (compose maps it).
+    if (options.target === 'compose') env = reachableFromContainers(env);
+    // Retries are the orchestrator's (restart policies, Argo, Jobs): no attempt number reaches
+    // the step, as none can be given to a restarted container.
+    delete env.SCANFLOW_ATTEMPT;
+    env.SCANFLOW_INPUTS = CONTAINER_INPUTS;
+    env.SCANFLOW_OUTPUTS = CONTAINER_OUTPUTS;
+    const tracker = trackers.find(t => t.url === env.MLFLOW_TRACKING_URI);
+    if (tracker) env.MLFLOW_RUN_ID = tracker.record.steps[step.id];
+    return {
+      id: step.id,
+      service,
+      spec: step.spec,
+      ...stepImage(step, options, notices),
+      command: step.spec.command
+        ? [...step.spec.command, ...parameterArguments(step.spec.parameters)]
+        : undefined,
+      env,
+      token: tracker !== undefined,
+      needs: step.needs.map(id => serviceOf.get(id)!),
+      tracker: tracker?.service,
+      labels: {
+        ...labels,
+        [DEPLOY_LABEL.workflow]: enclosingWorkflow(graph, step),
+        [DEPLOY_LABEL.step]: step.id,
+        ...(step.spec.timeout ? { [DEPLOY_LABEL.timeout]: String(step.spec.timeout) } : {})
+      }
+    };
+  });
+  return {
+    target: options.target,
+    name,
+    runId,
+    spec,
+    graph,
+    steps,
+    trackers,
+    trackerImage: registryTag(options.trackerImage, options.registry),
+    network: `${name}-net`,
+    volume: `${name}-outputs`,
+    trackerVolume: `${name}-tracker`,
+    labels,
+    notices
+  };
+}
+
+/** One tracker service per workflow that has a tracker of its own and no external URL. */
+function plannedTrackers(
+  graph: FlatGraph,
+  options: PlanOptions,
+  runId: string,
+  serviceOf: Map<string, string>
+): PlannedTracker[] {
+  if (options.tracker !== undefined) return [];
+  const root = graph.root;
+  const wanted: Array<{ workflow: string; experiment: string }> = [];
+  if (root.tracker?.url === undefined) {
+    wanted.push({ workflow: root.name, experiment: root.tracker?.experiment ?? root.name });
+  }
+  for (const container of graph.containers) {
+    const tracker = container.spec.kind === 'workflow' ? container.spec.tracker : undefined;
+    if (container.spec !== root && tracker?.scope === 'workflow' && tracker.url === undefined) {
+      wanted.push({ workflow: container.id, experiment: tracker.experiment ?? container.id });
+    }
+  }
+  const services = serviceNames(
+    wanted.map(w => (w.workflow === root.name ? 'tracker' : `tracker-${w.workflow}`))
+  );
+  const trackers = wanted.map(({ workflow, experiment }, i): PlannedTracker => {
+    const service = services[i];
+    return {
+      workflow,
+      service,
+      experiment,
+      store: `${TRACKER_DATA}/${service}.db`,
+      url: `http://${service}:${TRACKER_PORT}`,
+      record: { runId, experiment, target: options.target, definition: root, steps: {} }
+    };
+  });
+  // Which tracker each step logs to, as `scanflow run` decides it.
+  const environment = {
+    runId,
+    tracker: trackers.find(t => t.workflow === root.name)?.url,
+    trackers: Object.fromEntries(trackers.map(t => [t.workflow, t.url]))
+  };
+  for (const step of graph.steps) {
+    const env = stepEnvironment(environment, graph, step, enclosingWorkflow(graph, step), 1);
+    const tracker = trackers.find(t => t.url === env.MLFLOW_TRACKING_URI);
+    if (tracker) tracker.record.steps[step.id] = `${runId}-${serviceOf.get(step.id)}`;
+  }
+  return trackers;
+}
+
+function stepImage(
+  step: FlatStep,
+  options: PlanOptions,
+  notices: string[]
+): Pick<PlannedStep, 'image' | 'build'> {
+  const built = options.built?.[step.id];
+  if (built !== undefined) return { image: registryTag(built, options.registry) };
+  if (step.spec.image !== undefined) {
+    if (options.target === 'k8s' && !options.registry && step.spec.image.startsWith('scanflow/')) {
+      notices.push(
+        `step ${step.id}: its image ${step.spec.image} is built on this machine; a cluster's ` +
+          'nodes need it in their registry (export with --registry HOST:PORT) or loaded by hand'
+      );
+    }
+    return { image: registryTag(step.spec.image, options.registry) };
+  }
+  // Refusals let only a compose Dockerfile step through to here: compose builds it itself.
+  const dockerfile = resolve(options.baseDir, step.spec.dockerfile!);
+  const context = resolve(options.baseDir, step.spec.context ?? dirname(step.spec.dockerfile!));
+  return { build: { context, dockerfile } };
+}
+
+/**
+ * What the target cannot express, one problem per feature and step: each names the feature and
+ * the fix. Checked before anything is built, written or started.
+ */
+export function refusals(graph: FlatGraph, options: PlanOptions): Problem[] {
+  const { target } = options;
+  const problems: Problem[] = [];
+  for (const step of graph.steps) {
+    const spec = step.spec;
+    const built = options.built?.[step.id] !== undefined;
+    if (spec.base !== undefined && !built) {
+      problems.push({
+        where: step.id,
+        field: 'base',
+        message:
+          'its image extends a base image with the definition folder and pip requirements, ' +
+          'which only scanflow builds',
+        fix: 'export with --build, which builds the image as `scanflow run` does'
+      });
+    }
+    if (spec.dockerfile !== undefined && !built && target !== 'compose') {
+      problems.push({
+        where: step.id,
+        field: 'dockerfile',
+        message: `its image is built from a Dockerfile, which ${target === 'swarm' ? "'docker stack deploy'" : 'Kubernetes'} does not build`,
+        fix: `export with --build${target === 'k8s' ? ' --registry HOST:PORT' : ''}`
+      });
+    }
+    if ((spec.dockerfile !== undefined || spec.base !== undefined) && target === 'k8s') {
+      if (built && !options.registry) {
+        problems.push({
+          where: step.id,
+          field: spec.dockerfile !== undefined ? 'dockerfile' : 'base',
+          message:
+            "its image is built on this machine, which a Kubernetes cluster's nodes cannot pull",
+          fix: 'export with --build --registry HOST:PORT (a registry the nodes reach)'
+        });
+      }
+    }
+    if (spec.resources?.gpus && target === 'swarm') {
+      problems.push({
+        where: step.id,
+        field: 'resources.gpus',
+        message: 'Swarm services cannot request GPUs (a stack file has no device requests)',
+        fix: 'export to compose or k8s, or remove resources.gpus and place the step with node labels'
+      });
+    }
+  }
+  const external = options.tracker === false ? undefined : options.tracker;
+  if (external !== undefined && target !== 'compose' && isLoopback(external)) {
+    problems.push({
+      where: graph.root.name,
+      field: 'tracker',
+      message: `the tracker ${external} is on this machine's loopback, which ${target === 'k8s' ? 'pods' : 'Swarm services'} cannot reach`,
+      fix: "give an address the cluster reaches, or leave out --tracker to deploy the workflow's own"
+    });
+  }
+  return problems;
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** `image` as the registry's tag: `HOST:PORT/repository:tag` (a registry already named stays). */
+export function registryTag(image: string, registry?: string): string {
+  if (!registry) return image;
+  const first = image.split('/')[0];
+  const hasRegistry = image.includes('/') && (first.includes('.') || first.includes(':'));
+  return `${registry}/${hasRegistry ? image.slice(first.length + 1) : image}`;
+}
+
+/**
+ * A DNS-1123 label (lowercase letters, digits, '-', at most 63): what Kubernetes object names and
+ * compose/Swarm service names all accept.
+ */
+export function dnsName(name: string, max = 63): string {
+  const cleaned = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return (cleaned || 'step').slice(0, max).replace(/-+$/, '');
+}
+
+/** Unique DNS names for qualified ids; names that clash after cleaning get a short hash. */
+export function serviceNames(ids: string[], max = 40): string[] {
+  const names = ids.map(id => dnsName(id, max));
+  const counts = new Map<string, number>();
+  names.forEach(n => counts.set(n, (counts.get(n) ?? 0) + 1));
+  return names.map((n, i) => {
+    if (counts.get(n) === 1) return n;
+    const hash = simpleHash(ids[i]);
+    return `${n.slice(0, max - 7).replace(/-+$/, '')}-${hash}`;
+  });
+}
+
+function simpleHash(text: string): string {
+  let h = 2166136261;
+  for (const char of text) h = Math.imul(h ^ char.charCodeAt(0), 16777619);
+  return (h >>> 0).toString(36).padStart(6, '0').slice(-6);
+}
+
+/** A fresh token for the deployment's trackers. */
+export function newToken(): string {
+  return randomBytes(24).toString('hex');
+}

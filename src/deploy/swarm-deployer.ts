@@ -1,0 +1,228 @@
+/**
+ * `scanflow deploy --to swarm`: `docker stack deploy` of the exported stack file creates every
+ * service (the steps as held `replicated-job` services), then `scanflow run`'s own scheduler
+ * releases the steps in dependency order through a SwarmReleaser, an Executor whose attempt is
+ * one job iteration of the step's service. Retries, timeouts, skipping and cancelling are
+ * therefore exactly those of `scanflow run`.
+ */
+import type Docker from 'dockerode';
+import { availableParallelism } from 'node:os';
+import type { DockerClient } from '../run/docker/client';
+import type { EventInit } from '../run/events';
+import type { AttemptOutcome, Executor, StepRequest } from '../run/executor';
+import { schedule, type StepReport } from '../run/scheduler';
+import { lastLines, runCommand } from './docker-cli';
+import { DeployError } from './errors';
+import { TOKEN_VARIABLE, type DeploymentPlan } from './plan';
+
+const POLL_MS = 250;
+
+export interface SwarmSettings {
+  plan: DeploymentPlan;
+  file: string;
+  token: string;
+  client: DockerClient;
+  emit: (event: EventInit) => void;
+  signal: AbortSignal;
+  onTracker?: (url: string) => Promise<void>;
+}
+
+/** The service name `docker stack deploy` gives a stack file's service. */
+export function stackService(plan: DeploymentPlan, service: string): string {
+  return `${plan.name}_${service}`;
+}
+
+export async function followSwarm(settings: SwarmSettings): Promise<Map<string, StepReport>> {
+  const { plan, file, token, client, emit, signal } = settings;
+  const deployed = await runCommand(
+    'docker',
+    ['stack', 'deploy', '--detach=true', '--compose-file', file, plan.name],
+    { env: { ...process.env, [TOKEN_VARIABLE]: token } }
+  );
+  if (deployed.code !== 0) {
+    throw new DeployError(
+      `docker stack deploy failed: ${lastLines(deployed.stderr)}`,
+      /not a swarm manager|swarm/i.test(deployed.stderr)
+        ? 'make this engine a swarm manager (`docker swarm init`)'
+        : 'see the message above'
+    );
+  }
+  for (const tracker of plan.trackers) {
+    emit({ type: 'notice', message: `waiting for the tracker service ${tracker.service}` });
+    await waitForTracker(client, stackService(plan, tracker.service), signal);
+  }
+  const releaser = new SwarmReleaser(plan, client);
+  const graph = { ...plan.graph };
+  return schedule(
+    graph,
+    releaser,
+    {
+      concurrency: Math.max(1, availableParallelism()),
+      keepGoing: false,
+      retryDelayMs: 1000,
+      environment: { runId: plan.runId }
+    },
+    emit,
+    signal
+  );
+}
+
+/** Waits until the tracker service's task runs and its healthcheck passes. */
+async function waitForTracker(
+  client: DockerClient,
+  service: string,
+  signal: AbortSignal
+): Promise<void> {
+  const until = Date.now() + 120_000;
+  while (!signal.aborted && Date.now() < until) {
+    const tasks = await client.docker.listTasks({
+      filters: JSON.stringify({ service: [service], 'desired-state': ['running'] })
+    });
+    for (const task of tasks) {
+      const id = task.Status?.ContainerStatus?.ContainerID;
+      if (task.Status?.State !== 'running' || !id) continue;
+      const health = (await client.docker.getContainer(id).inspect()).State.Health?.Status;
+      if (health === 'healthy') return;
+    }
+    await sleep(POLL_MS);
+  }
+  if (!signal.aborted) {
+    throw new DeployError(
+      `the tracker service ${service} did not become healthy within 120 s`,
+      `see \`docker service logs ${service}\``
+    );
+  }
+}
+
+interface SwarmTask {
+  ID: string;
+  JobIteration?: { Index: number };
+  Status?: {
+    State?: string;
+    Err?: string;
+    Timestamp?: string;
+    ContainerStatus?: { ContainerID?: string; ExitCode?: number };
+  };
+}
+
+/** An Executor whose attempts are job iterations of the steps' held Swarm services. */
+export class SwarmReleaser implements Executor {
+  readonly kind = 'docker' as const;
+  readonly outputs: string;
+
+  constructor(
+    private readonly plan: DeploymentPlan,
+    private readonly client: DockerClient
+  ) {
+    this.outputs = plan.volume;
+  }
+
+  async prepare(): Promise<void> {}
+  async open(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  async runStep(request: StepRequest): Promise<AttemptOutcome> {
+    const step = this.plan.steps.find(s => s.id === request.step.id)!;
+    const service = this.client.docker.getService(stackService(this.plan, step.service));
+    const iteration = await release(service);
+    let lastLine: string | undefined;
+    let following: string | undefined;
+    for (;;) {
+      const tasks = (await this.client.docker.listTasks({
+        filters: JSON.stringify({ service: [stackService(this.plan, step.service)] })
+      })) as SwarmTask[];
+      const task = tasks.find(t => (t.JobIteration?.Index ?? -1) >= iteration);
+      const state = task?.Status?.State;
+      const container = task?.Status?.ContainerStatus?.ContainerID;
+      if (container && following !== container) {
+        following = container;
+        void this.followLogs(container, (stream, line) => {
+          lastLine = line;
+          request.log(stream, line);
+        });
+      }
+      if (request.signal.aborted) {
+        // A timeout or a cancel: the job iteration ends with its task's container.
+        await hold(service);
+        if (container) {
+          await this.client.docker
+            .getContainer(container)
+            .remove({ force: true })
+            .catch(() => undefined);
+        }
+        return { exitCode: 137, lastLine };
+      }
+      if (state === 'complete') return { exitCode: 0, lastLine };
+      if (state && ['failed', 'rejected', 'orphaned'].includes(state)) {
+        const code = task?.Status?.ContainerStatus?.ExitCode;
+        return {
+          exitCode: code === undefined || code === 0 ? 1 : code,
+          lastLine: lastLine ?? task?.Status?.Err
+        };
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  private async followLogs(
+    id: string,
+    onLine: (stream: 'stdout' | 'stderr', line: string) => void
+  ): Promise<void> {
+    const container = this.client.docker.getContainer(id);
+    const stream = (await container
+      .logs({ follow: true, stdout: true, stderr: true })
+      .catch(() => undefined)) as NodeJS.ReadableStream | undefined;
+    if (!stream) return;
+    const partial = { stdout: '', stderr: '' };
+    const sink = (kind: 'stdout' | 'stderr') =>
+      ({
+        write(chunk: Buffer) {
+          const lines = (partial[kind] + chunk.toString()).split(/\r?\n/);
+          partial[kind] = lines.pop() ?? '';
+          lines.forEach(line => onLine(kind, line));
+          return true;
+        }
+      }) as unknown as NodeJS.WritableStream;
+    container.modem.demuxStream(stream, sink('stdout'), sink('stderr'));
+  }
+}
+
+interface JobServiceSpec {
+  Mode?: { ReplicatedJob?: { MaxConcurrent?: number; TotalCompletions?: number } };
+  TaskTemplate?: { ForceUpdate?: number };
+}
+
+/**
+ * Lets a held job run one completion. Every update of a job's spec starts a new job iteration;
+ * returns its index, so that the tasks of earlier iterations (earlier attempts) are told apart.
+ */
+async function release(service: Docker.Service): Promise<number> {
+  const info = await service.inspect();
+  const spec = info.Spec as JobServiceSpec & Record<string, unknown>;
+  const before = (info as { JobStatus?: { JobIteration?: { Index?: number } } }).JobStatus
+    ?.JobIteration?.Index;
+  spec.Mode = { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } };
+  spec.TaskTemplate = {
+    ...spec.TaskTemplate,
+    ForceUpdate: (spec.TaskTemplate?.ForceUpdate ?? 0) + 1
+  };
+  await service.update({ ...spec, version: info.Version.Index });
+  const after = await service.inspect();
+  return (
+    (after as { JobStatus?: { JobIteration?: { Index?: number } } }).JobStatus?.JobIteration
+      ?.Index ?? (before ?? 0) + 1
+  );
+}
+
+/** Holds a job again (0 completions), so that nothing restarts it. */
+async function hold(service: Docker.Service): Promise<void> {
+  const info = await service.inspect().catch(() => undefined);
+  if (!info) return;
+  const spec = info.Spec as JobServiceSpec & Record<string, unknown>;
+  spec.Mode = { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 0 } };
+  await service.update({ ...spec, version: info.Version.Index }).catch(() => undefined);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}

@@ -1,0 +1,103 @@
+/**
+ * The Docker Swarm renderer: a stack file for `docker stack deploy`. Swarm ignores `depends_on`,
+ * so every step is a `replicated-job` service created with 0 completions: deployed, it runs
+ * nothing until scanflow's releaser (swarm-deployer.ts) lets it run one completion, stage by
+ * stage. The trackers are long-running services with a healthcheck and restart and update
+ * policies. Retries are Swarm's own restart policy; timeouts are the releaser's.
+ */
+import { CONTAINER_INPUTS, CONTAINER_OUTPUTS } from '../run/docker/container-config';
+import { parseMemory } from '../workflow';
+import { literal, TOKEN_REFERENCE, trackerCommand, trackerHealthcheck } from './compose';
+import {
+  RECORD_VARIABLE,
+  TOKEN_VARIABLE,
+  TRACKER_DATA,
+  type DeploymentPlan,
+  type PlannedStep
+} from './plan';
+
+/** The delay before Swarm restarts a failed step (the first retry, as `scanflow run` waits). */
+const RETRY_DELAY = '1s';
+
+export interface StackDocument {
+  version: string;
+  services: Record<string, Record<string, unknown>>;
+  networks: Record<string, unknown>;
+  volumes: Record<string, unknown>;
+}
+
+export function renderStack(plan: DeploymentPlan): StackDocument {
+  const services: StackDocument['services'] = {};
+  for (const tracker of plan.trackers) {
+    services[tracker.service] = {
+      image: plan.trackerImage,
+      command: trackerCommand(tracker),
+      environment: {
+        [TOKEN_VARIABLE]: TOKEN_REFERENCE,
+        [RECORD_VARIABLE]: literal(JSON.stringify(tracker.record))
+      },
+      networks: ['workflow'],
+      volumes: [{ type: 'volume', source: 'tracker', target: TRACKER_DATA }],
+      healthcheck: { test: trackerHealthcheck(), interval: '1s', timeout: '5s', retries: 30 },
+      labels: { ...plan.labels, 'scanflow.service': 'tracker' },
+      deploy: {
+        mode: 'replicated',
+        replicas: 1,
+        restart_policy: { condition: 'any', delay: '1s' },
+        // One store per tracker: the old task stops before the new one opens it.
+        update_config: { order: 'stop-first', failure_action: 'rollback' },
+        labels: { ...plan.labels, 'scanflow.service': 'tracker' }
+      }
+    };
+  }
+  for (const step of plan.steps) services[step.service] = stepService(step);
+  return {
+    version: '3.9',
+    services,
+    networks: {
+      // Attachable: `scanflow deploy` and people debugging can join it with a container.
+      workflow: { name: plan.network, driver: 'overlay', attachable: true, labels: plan.labels }
+    },
+    volumes: {
+      outputs: { name: plan.volume, labels: plan.labels },
+      ...(plan.trackers.length
+        ? { tracker: { name: plan.trackerVolume, labels: plan.labels } }
+        : {})
+    }
+  };
+}
+
+function stepService(step: PlannedStep): Record<string, unknown> {
+  const { spec } = step;
+  const memory =
+    spec.resources?.memory === undefined ? undefined : parseMemory(spec.resources.memory);
+  const limits = {
+    ...(spec.resources?.cpus ? { cpus: String(spec.resources.cpus) } : {}),
+    ...(memory !== undefined ? { memory: String(memory) } : {})
+  };
+  return {
+    image: step.image,
+    ...(step.command ? { command: step.command.map(literal) } : {}),
+    environment: {
+      ...Object.fromEntries(Object.entries(step.env).map(([k, v]) => [k, literal(v)])),
+      ...(step.token ? { MLFLOW_TRACKING_TOKEN: TOKEN_REFERENCE } : {})
+    },
+    networks: ['workflow'],
+    volumes: [
+      { type: 'volume', source: 'outputs', target: CONTAINER_OUTPUTS },
+      { type: 'volume', source: 'outputs', target: CONTAINER_INPUTS, read_only: true }
+    ],
+    init: true,
+    labels: step.labels,
+    deploy: {
+      mode: 'replicated-job',
+      // Held: the releaser sets one completion when the step's dependencies have succeeded.
+      replicas: 0,
+      restart_policy: spec.retries
+        ? { condition: 'on-failure', max_attempts: spec.retries, delay: RETRY_DELAY }
+        : { condition: 'none' },
+      ...(Object.keys(limits).length ? { resources: { limits } } : {}),
+      labels: { ...step.labels, 'scanflow.needs': JSON.stringify(step.needs) }
+    }
+  };
+}
