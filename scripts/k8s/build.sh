@@ -14,6 +14,15 @@ here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/env.sh"
 start=$(date +%s)
 say() { echo "k8s: $*"; }
+# Go's own output (a line per downloaded module) goes to a log, shown only when a step fails.
+log=$K8S_CACHE/build.log
+quiet() {
+  if ! "$@" >>"$log" 2>&1; then
+    say "failed: $*" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+}
 
 command -v go >/dev/null 2>&1 || { say "go is not installed (expected /usr/local/go/bin/go)" >&2; exit 1; }
 mkdir -p "$K8S_CACHE" "$GOMODCACHE" "$GOCACHE"
@@ -21,6 +30,7 @@ mkdir -p "$K8S_CACHE" "$GOMODCACHE" "$GOCACHE"
 # One build at a time: setup and a developer (or two test runs) may start this together.
 exec 9>"$K8S_CACHE/.build.lock"
 flock 9
+: >"$log"
 
 # etcd: Debian's etcd-server alone. Debian's kubernetes-client would replace the preinstalled
 # kubectl with an older one, so no other package comes along.
@@ -39,14 +49,19 @@ module_dir() {
   go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p'
 }
 
-# Copies *.yaml from a module's folder into a cache folder, atomically (a half copy never counts).
+# Copies the *.yaml manifests of a module's folder (not its kustomization.yaml, which is no
+# Kubernetes object) into a cache folder, atomically: a half copy never counts.
 copy_yaml() {
-  local from=$1 to=$2 tmp
-  [ -n "$(ls "$from"/*.yaml 2>/dev/null)" ] || { say "no YAML files in $from" >&2; exit 1; }
+  local from=$1 to=$2 tmp f n=0
   tmp="$to.tmp.$$"
   rm -rf "$tmp"
   mkdir -p "$tmp"
-  cp "$from"/*.yaml "$tmp"/
+  for f in "$from"/*.yaml; do
+    [ -f "$f" ] && [ "$(basename "$f")" != kustomization.yaml ] || continue
+    cp "$f" "$tmp"/
+    n=$((n + 1))
+  done
+  [ "$n" -gt 0 ] || { say "no YAML files in $from" >&2; exit 1; }
   chmod -R u+w "$tmp"
   rm -rf "$to"
   mkdir -p "$(dirname "$to")"
@@ -83,7 +98,7 @@ if [ ! -x "$K8S_BIN/kwok" ]; then
   # `go install pkg@version` ignores any go.mod, so a plain GOFLAGS is used; GOBIN is a temporary
   # folder so that a half-built binary never lands in the cache.
   tmp=$(mktemp -d "$K8S_BIN/.kwok.XXXXXX")
-  GOBIN="$tmp" GOFLAGS=-buildvcs=false go install -trimpath -ldflags='-s -w' \
+  GOBIN="$tmp" GOFLAGS=-buildvcs=false quiet go install -trimpath -ldflags='-s -w' \
     "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
   mv "$tmp/kwok" "$K8S_BIN/kwok"
   rm -rf "$tmp"
@@ -133,7 +148,7 @@ import (
 GO
   rm -f "$src/go.sum"
   say "resolving modules"
-  (cd "$src" && GOFLAGS=-mod=mod go mod tidy)
+  (cd "$src" && GOFLAGS=-mod=mod quiet go mod tidy)
   # The version that `kubectl version` and the API server's /version report (the same -X flags as
   # Kubernetes' hack/lib/version.sh); -s -w drop the symbol tables (about a third of the size).
   minor=$(echo "$K8S_VERSION" | cut -d. -f2)
@@ -147,7 +162,7 @@ GO
   for c in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
   say "compiling"
   # One `go build` for all three: the packages they share compile once.
-  (cd "$src" && GOFLAGS="-mod=mod -buildvcs=false" go build -trimpath -ldflags="$ldflags" -o "$tmp/" "${pkgs[@]}")
+  (cd "$src" && GOFLAGS="-mod=mod -buildvcs=false" quiet go build -trimpath -ldflags="$ldflags" -o "$tmp/" "${pkgs[@]}")
   for c in "${missing[@]}"; do mv "$tmp/$c" "$K8S_BIN/$c"; done
   rm -rf "$tmp"
   say "kubernetes components built in $(($(date +%s) - t)) s"

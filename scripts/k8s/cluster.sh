@@ -192,7 +192,8 @@ spawn kube-apiserver "$K8S_BIN/kube-apiserver" \
   --token-auth-file "$pki/tokens.csv" --authorization-mode RBAC \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-  --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --profiling=false
+  --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --profiling=false \
+  --endpoint-reconciler-type none
 wait_for kube-apiserver 60 listening "$api_port"
 flock -u 8
 wait_for kube-apiserver 90 k get --raw /readyz

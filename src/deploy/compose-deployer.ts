@@ -37,6 +37,8 @@ interface Watched {
   startedAt?: number;
   logs?: NodeJS.ReadableStream;
   timedOut?: boolean;
+  /** The attempt's last line, for the failure message. */
+  lastLine?: string;
 }
 
 /** Starts the trackers, returning the loopback URL of the root's (or undefined). */
@@ -128,13 +130,15 @@ async function observe(
 ): Promise<void> {
   const step = w.report.id;
   const container = client.docker.getContainer(info.Id);
-  const state = (await container.inspect()).State;
-  const restarts = (await container.inspect()).RestartCount;
+  // Compose may replace a container it had just created: the next poll sees the new one.
+  const details = await container.inspect().catch(() => undefined);
+  if (!details) return;
+  const { State: state, RestartCount: restarts } = details;
   if (w.container === undefined) {
-    w.container = info.Id;
     w.report.status = 'queued';
     emit({ type: 'step-queued', step });
   }
+  w.container = info.Id;
   if (state.Status === 'created') return;
   if (w.report.status === 'queued' || restarts > w.restarts) {
     if (restarts > w.restarts) {
@@ -152,9 +156,11 @@ async function observe(
     w.startedAt = Date.parse(state.StartedAt) || Date.now();
     emit({ type: 'step-running', step, attempt: w.report.attempts });
     w.logs?.removeAllListeners();
-    w.logs = await followLogs(container, state.StartedAt, (stream, line) =>
-      emit({ type: 'step-log', step, stream, line })
-    );
+    w.lastLine = undefined;
+    w.logs = await followLogs(container, state.StartedAt, (stream, line) => {
+      if (line.trim()) w.lastLine = line;
+      emit({ type: 'step-log', step, stream, line });
+    });
   }
   const timeout = plan.steps.find(s => s.id === step)?.spec.timeout;
   if (state.Running && timeout && Date.now() - w.startedAt! > timeout * 1000 && !w.timedOut) {
@@ -183,7 +189,7 @@ async function observe(
     ? new StepTimeoutError(step, timeout!)
     : state.OOMKilled
       ? new EngineError('was stopped: out of memory (raise resources.memory)', step)
-      : new StepFailedError(step, state.ExitCode);
+      : new StepFailedError(step, state.ExitCode, w.lastLine);
   w.report.status = 'failed';
   w.report.error = error;
   emit({

@@ -43,6 +43,9 @@ export function renderStack(plan: DeploymentPlan): StackDocument {
       deploy: {
         mode: 'replicated',
         replicas: 1,
+        // DNS round-robin, not a virtual IP: a VIP needs IPVS in the kernel, which some hosts
+        // lack (steps then cannot reach the tracker); one replica needs no load balancing.
+        endpoint_mode: 'dnsrr',
         restart_policy: { condition: 'any', delay: '1s' },
         // One store per tracker: the old task stops before the new one opens it.
         update_config: { order: 'stop-first', failure_action: 'rollback' },

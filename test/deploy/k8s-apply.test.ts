@@ -62,18 +62,14 @@ function manifests(spec: WorkflowSpec, flavor: KubernetesFlavor, name: string) {
 const yaml = (list: KubernetesManifest[]): string =>
   list.map(m => stringify(m, { lineWidth: 0 })).join('---\n');
 
-/** Applies YAML the way a deployer does: server-side, unknown fields are errors. */
+/**
+ * Applies YAML the way a deployer does: server-side, unknown fields are errors (kubectl's
+ * `--validate=strict` asks the server for fieldValidation=Strict; it has no --field-validation).
+ */
 function apply(kubeconfig: string, manifest: string) {
   return kubectl(
     kubeconfig,
-    [
-      'apply',
-      '--server-side',
-      '--field-validation=Strict',
-      '--field-manager=scanflow-test',
-      '-f',
-      '-'
-    ],
+    ['apply', '--server-side', '--validate=strict', '--field-manager=scanflow-test', '-f', '-'],
     manifest
   );
 }

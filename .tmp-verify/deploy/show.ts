@@ -1,0 +1,10 @@
+import { stringify } from 'yaml';
+import { loadWorkflow } from '../../src/cli/load';
+import { planDeployment } from '../../src/deploy/plan';
+import { renderKubernetes, type ArgoWorkflow } from '../../src/deploy/k8s';
+const spec = loadWorkflow('examples/hello/workflow.ts');
+const plan = planDeployment(spec, { target: 'k8s', baseDir: 'examples/hello', trackerImage: 'scanflow/tracker:test', name: 'show' });
+const list = renderKubernetes(plan, { token: 't', flavor: 'argo' });
+const wf = list.find((m): m is ArgoWorkflow => m.kind === 'Workflow')!;
+Object.assign(wf.spec.templates[1], { bogus: 3 });
+console.log(list.map(m => stringify(m)).join('---\n'));
