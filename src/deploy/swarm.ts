@@ -3,7 +3,8 @@
  * so every step is a `replicated-job` service created with 0 completions: deployed, it runs
  * nothing until scanflow's releaser (swarm-deployer.ts) lets it run one completion, stage by
  * stage. The trackers are long-running services with a healthcheck and restart and update
- * policies. Retries are Swarm's own restart policy; timeouts are the releaser's.
+ * policies. Retries and timeouts are the releaser's, as in `scanflow run` (a retry is a new job
+ * iteration, after the same backoff), so Swarm itself never restarts a step.
  */
 import { CONTAINER_INPUTS, CONTAINER_OUTPUTS } from '../run/docker/container-config';
 import { parseMemory } from '../workflow';
@@ -15,9 +16,6 @@ import {
   type DeploymentPlan,
   type PlannedStep
 } from './plan';
-
-/** The delay before Swarm restarts a failed step (the first retry, as `scanflow run` waits). */
-const RETRY_DELAY = '1s';
 
 export interface StackDocument {
   version: string;
@@ -96,11 +94,13 @@ function stepService(step: PlannedStep): Record<string, unknown> {
       mode: 'replicated-job',
       // Held: the releaser sets one completion when the step's dependencies have succeeded.
       replicas: 0,
-      restart_policy: spec.retries
-        ? { condition: 'on-failure', max_attempts: spec.retries, delay: RETRY_DELAY }
-        : { condition: 'none' },
+      restart_policy: { condition: 'none' },
       ...(Object.keys(limits).length ? { resources: { limits } } : {}),
-      labels: { ...step.labels, 'scanflow.needs': JSON.stringify(step.needs) }
+      labels: {
+        ...step.labels,
+        'scanflow.needs': JSON.stringify(step.needs),
+        ...(spec.retries ? { 'scanflow.retries': String(spec.retries) } : {})
+      }
     }
   };
 }
