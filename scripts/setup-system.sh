@@ -29,3 +29,10 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start; see /var/log/dockerd.log" >&2; tail -20 /var/log/dockerd.log >&2; exit 1; }
 fi
 echo "setup: docker engine $(docker version --format '{{.Server.Version}}') is up"
+
+# `scanflow deploy --to swarm` and its tests need a swarm: make this engine a one-node swarm,
+# advertised on loopback only.
+if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
+  docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+  echo "setup: the docker engine is now a one-node swarm (docker swarm leave --force undoes it)"
+fi

@@ -185,6 +185,8 @@ spawn etcd "$(command -v etcd)" --name scanflow --data-dir "$dir/etcd" \
 wait_for etcd 30 curl -fsS --max-time 2 "http://127.0.0.1:$etcd_port/health"
 
 say "starting kube-apiserver on 127.0.0.1:$api_port"
+# --endpoint-reconciler-type none: the default reconciler refuses a loopback advertise address (it
+# would publish it as the `kubernetes` Service's endpoint); nothing here runs inside the cluster.
 spawn kube-apiserver "$K8S_BIN/kube-apiserver" \
   --etcd-servers "http://127.0.0.1:$etcd_port" \
   --bind-address 127.0.0.1 --secure-port "$api_port" --advertise-address 127.0.0.1 \
@@ -223,9 +225,12 @@ if [ "$simulated" = true ]; then
   for f in "$KWOK_STAGES"/*/*.yaml; do
     case $(basename "$f") in kustomization.yaml) ;; *) stages+=(--config "$f") ;; esac
   done
-  # HOME=DIR: kwok also reads ~/.kwok/kwok.yaml, which must not change this cluster.
+  # HOME=DIR: kwok also reads ~/.kwok/kwok.yaml, which must not change this cluster. Node leases
+  # (renewed every 10 s) keep the fake nodes healthy for the node lifecycle controller; kwok serves
+  # nothing itself (no --server-address or --node-port).
   spawn kwok env HOME="$dir" "$K8S_BIN/kwok" --kubeconfig "$kubeconfig" "${stages[@]}" \
-    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --node-ip 127.0.0.1
+    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --node-ip 127.0.0.1 \
+    --node-lease-duration-seconds 40
   # `env` exec's kwok, so the pid file names kwok's own process.
   for n in 0 1; do
     cat <<EOF

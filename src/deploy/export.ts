@@ -12,7 +12,7 @@ import { DockerClient } from '../run/docker/client';
 import { ensureStepImage } from '../run/docker/images';
 import { flatten, type WorkflowSpec } from '../workflow';
 import { renderCompose } from './compose';
-import { DeployError } from './errors';
+import { DeployError, ExportError } from './errors';
 import { renderKubernetes } from './k8s';
 import {
   planDeployment,
@@ -90,9 +90,8 @@ export async function exportWorkflow(
         graph.steps.filter(s => s.spec.image === undefined).map(s => [s.id, 'built'])
       )
     });
-    if (stillRefused.length === 0) {
-      planOptions.built = await buildImages(spec, options, log);
-    }
+    if (stillRefused.length > 0) throw new ExportError(options.target, stillRefused);
+    planOptions.built = await buildImages(spec, options, log);
   }
   const plan = planDeployment(spec, planOptions);
   if (options.registry) await pushImages(plan, options, log);
@@ -129,7 +128,13 @@ export async function exportWorkflow(
     case 'k8s': {
       const manifests = renderKubernetes(plan, { token, flavor: options.k8sFlavor ?? 'argo' });
       write(main, header + manifests.map(m => stringify(m, { lineWidth: 0 })).join('---\n'));
-      start = [`kubectl apply --server-side -f ${join(dir, main)}`];
+      start =
+        options.k8sFlavor === 'jobs'
+          ? [
+              `scanflow deploy <workflow> --to k8s   # applies the files and releases the Jobs in order`,
+              `# the Jobs are suspended: kubectl apply alone starts only the tracker`
+            ]
+          : [`kubectl apply --server-side -f ${join(dir, main)}`];
       break;
     }
   }

@@ -296,7 +296,7 @@ export function refusals(graph: FlatGraph, options: PlanOptions): Problem[] {
         where: step.id,
         field: 'base',
         message:
-          'its image extends a base image with the definition folder and pip requirements, ' +
+          "its image is built from `base` plus the definition's folder (and pip requirements), " +
           'which only scanflow builds',
         fix: 'export with --build, which builds the image as `scanflow run` does'
       });

@@ -56,7 +56,14 @@ describe('compose export', () => {
       // MNIST's steps extend a base image with its files, which scanflow builds (--build).
       const build = label === 'mnist';
       const result = await exportWorkflow(spec, { target: 'compose', outDir: dir, baseDir, build });
-      const config = await runCompose(['-f', result.main, '--project-directory', dir, 'config', '-q']);
+      const config = await runCompose([
+        '-f',
+        result.main,
+        '--project-directory',
+        dir,
+        'config',
+        '-q'
+      ]);
       assert.equal(config.code, 0, `${label}: ${config.stderr}`);
     }
   });
@@ -182,6 +189,9 @@ describe('scanflow deploy --to compose', () => {
     assert.ok(before.containers.length >= 2 && before.volumes.length === 2);
     await undeploy(deployment.name);
     assert.deepEqual(await deploymentObjects(deployment.name), NOTHING);
-    assert.equal((await listDeployments()).find(d => d.name === deployment.name), undefined);
+    assert.equal(
+      (await listDeployments()).find(d => d.name === deployment.name),
+      undefined
+    );
   });
 });

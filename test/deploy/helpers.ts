@@ -52,14 +52,24 @@ export async function stepMetrics(
 export async function metricsInStore(store: string, workflow: string, runId: string) {
   const sqlite = new SqliteStore(store);
   try {
-    return await stepMetrics(sqlite, new ArtifactStore(defaultArtifactsDir(store)), workflow, runId);
+    return await stepMetrics(
+      sqlite,
+      new ArtifactStore(defaultArtifactsDir(store)),
+      workflow,
+      runId
+    );
   } finally {
     sqlite.close();
   }
 }
 
 /** Step metrics from a deployed tracker, over its REST API. */
-export async function metricsInTracker(url: string, token: string, workflow: string, runId: string) {
+export async function metricsInTracker(
+  url: string,
+  token: string,
+  workflow: string,
+  runId: string
+) {
   const client = new RestStore(url, { token });
   try {
     return await stepMetrics(client, client, workflow, runId);
@@ -76,8 +86,9 @@ export function tokenIn(dir: string): string {
 /** Everything on the engine that carries the deployment's label. */
 export async function deploymentObjects(name: string) {
   const filters = JSON.stringify({ label: [`scanflow.deployment=${name}`] });
-  const swarm = ((await docker.info()) as { Swarm?: { LocalNodeState?: string } }).Swarm
-    ?.LocalNodeState === 'active';
+  const swarm =
+    ((await docker.info()) as { Swarm?: { LocalNodeState?: string } }).Swarm?.LocalNodeState ===
+    'active';
   const [containers, networks, volumes, services, configs, secrets] = await Promise.all([
     docker.listContainers({ all: true, filters }),
     docker.listNetworks({ filters }),
@@ -98,4 +109,9 @@ export async function deploymentObjects(name: string) {
 export const NOTHING = { containers: [], networks: [], volumes: [], services: [], configs: 0 };
 
 /** The output files of hello, read from a volume. */
-export const HELLO_OUTPUTS = ['data/points.json', 'linear/model.json', 'mean/model.json', 'best/name.txt'];
+export const HELLO_OUTPUTS = [
+  'data/points.json',
+  'linear/model.json',
+  'mean/model.json',
+  'best/name.txt'
+];

@@ -9,18 +9,14 @@ import { kubectl, startCluster, type Cluster } from './k8s-cluster';
 
 const STARTUP = { timeout: 240_000 };
 
-/** Applies YAML the way a deployer does: server-side, unknown fields are errors. */
+/**
+ * Applies YAML the way a deployer does: server-side, unknown fields are errors (kubectl's
+ * --validate=strict asks the server for fieldValidation=Strict).
+ */
 function apply(kubeconfig: string, manifest: string) {
   return kubectl(
     kubeconfig,
-    [
-      'apply',
-      '--server-side',
-      '--field-validation=Strict',
-      '--field-manager=scanflow-test',
-      '-f',
-      '-'
-    ],
+    ['apply', '--server-side', '--validate=strict', '--field-manager=scanflow-test', '-f', '-'],
     manifest
   );
 }

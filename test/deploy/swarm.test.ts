@@ -110,7 +110,10 @@ describe('swarm', () => {
       'flakyswarm.fails': ['failed', 1],
       'flakyswarm.never': ['skipped', 0]
     });
-    assert.match(result.error!.message, /^step flakyswarm\.fails: exited with code 3 \(last output: about to fail\)/);
+    assert.match(
+      result.error!.message,
+      /^step flakyswarm\.fails: exited with code 3 \(last output: about to fail\)/
+    );
     assert.equal((await tasksOf(deployment.name, 'never')).length, 0, 'never released');
   });
 
