@@ -22,7 +22,7 @@ const STAGES = 4;
 const WIDTH = 3;
 const SLEEP = 1;
 
-const spec: WorkflowSpec = {
+export const RUNTIME_WORKFLOW: WorkflowSpec = {
   kind: 'workflow',
   name: 'bench',
   steps: Array.from({ length: STAGES }, (_, s) => ({
@@ -45,7 +45,7 @@ interface Measure {
 
 async function scanflowRun(): Promise<Measure> {
   const started = performance.now();
-  const run = runWorkflow(spec, { executor: 'docker', concurrency: WIDTH, handleSignals: false });
+  const run = runWorkflow(RUNTIME_WORKFLOW, { executor: 'docker', concurrency: WIDTH, handleSignals: false });
   const result = await run.done;
   const wallMs = performance.now() - started;
   if (result.status !== 'succeeded') {

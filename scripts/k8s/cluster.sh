@@ -76,6 +76,8 @@ if [ -n "$(ls "$dir"/*.pid 2>/dev/null)" ]; then
 fi
 mkdir -p "$dir"
 chmod 700 "$dir"
+# What a cluster killed without `down` may have left (an old etcd's data would be reused).
+rm -rf "$dir/etcd" "$dir/pki" "$dir"/*.log "$dir"/*.pid "$dir/kubeconfig" "$dir/nodes.yaml"
 kubeconfig=$dir/kubeconfig
 
 # If anything below fails, stop what was started (the logs' ends go to stderr first).
@@ -89,6 +91,7 @@ failed() {
   down
 }
 trap 'status=$?; [ $status -eq 0 ] || failed' EXIT
+trap 'exit 143' TERM INT HUP
 
 # Runs a server detached from this shell (own session, no stdin) with its log and pid in DIR.
 spawn() {

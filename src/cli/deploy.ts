@@ -27,7 +27,9 @@ interface DeployCommandOptions {
 }
 
 const targetOption = (): Option =>
-  new Option('--to <target>', 'compose, swarm or k8s').choices(['compose', 'swarm', 'k8s']).makeOptionMandatory();
+  new Option('--to <target>', 'compose, swarm or k8s')
+    .choices(['compose', 'swarm', 'k8s'])
+    .makeOptionMandatory();
 
 /** `scanflow export`, `deploy`, `undeploy` and `deployments`. */
 export function registerDeployCommands(program: Command, output: Output): void {
@@ -38,10 +40,16 @@ export function registerDeployCommands(program: Command, output: Output): void {
     )
     .argument('<workflow>', WORKFLOW_ARGUMENT)
     .addOption(targetOption())
-    .option('-o, --output <dir>', 'the folder for the files (default: deploy/<target> next to the workflow)')
+    .option(
+      '-o, --output <dir>',
+      'the folder for the files (default: deploy/<target> next to the workflow)'
+    )
     .option('--build', 'build the step images and the tracker image first, as `scanflow run` does')
     .option('--registry <host:port>', 'tag and push every image there; the files name those tags')
-    .option('--tracker <url>', 'an external tracking server for every step, instead of a tracker service')
+    .option(
+      '--tracker <url>',
+      'an external tracking server for every step, instead of a tracker service'
+    )
     .option('--no-tracker', 'no tracker at all')
     .option('--run-id <id>', 'the run id the deployment records itself under')
     .addOption(
@@ -82,7 +90,10 @@ export function registerDeployCommands(program: Command, output: Output): void {
     .argument('<workflow>', WORKFLOW_ARGUMENT)
     .addOption(targetOption())
     .option('--registry <host:port>', 'push the images there first (a multi-node swarm)')
-    .option('--tracker <url>', 'an external tracking server for every step, instead of a tracker service')
+    .option(
+      '--tracker <url>',
+      'an external tracking server for every step, instead of a tracker service'
+    )
     .option('--no-tracker', 'no tracker at all')
     .option('-q, --quiet', "do not print the steps' output")
     .action(async (path: string, options: DeployCommandOptions) => {
@@ -141,9 +152,7 @@ export function registerDeployCommands(program: Command, output: Output): void {
         return;
       }
       for (const d of deployments) {
-        output.out(
-          `${d.name}\t${d.target}\tworkflow ${d.workflow}\trun ${d.runId}\t${d.state}\n`
-        );
+        output.out(`${d.name}\t${d.target}\tworkflow ${d.workflow}\trun ${d.runId}\t${d.state}\n`);
       }
     });
 }

@@ -95,7 +95,8 @@ export function registerTrackerCommands(program: Command, output: Output): void 
         storePath: options.store,
         artifactsDir: options.artifacts,
         token: token || undefined,
-        prepare: record && ((store, artifacts) => deployment!.recordDeployment(store, artifacts, record))
+        prepare:
+          record && ((store, artifacts) => deployment!.recordDeployment(store, artifacts, record))
       }).catch(storeProblem);
       output.out(
         `scanflow tracker listening on ${tracker.url} (store ${options.store}, artifacts ${tracker.artifacts.root}` +

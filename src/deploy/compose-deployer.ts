@@ -6,7 +6,12 @@
  */
 import type Docker from 'dockerode';
 import type { DockerClient } from '../run/docker/client';
-import { StepFailedError, StepTimeoutError, DependencyFailedError, EngineError } from '../run/errors';
+import {
+  StepFailedError,
+  StepTimeoutError,
+  DependencyFailedError,
+  EngineError
+} from '../run/errors';
 import type { EventInit } from '../run/events';
 import type { StepReport } from '../run/scheduler';
 import { lastLines, runCompose } from './docker-cli';
@@ -56,9 +61,12 @@ export async function startComposeTrackers(settings: FollowSettings): Promise<st
       'see `docker-compose logs` of the deployment, or deploy with --no-tracker'
     );
   }
-  const port = await runCompose([...composeArgs(plan, file), 'port', services[0], String(TRACKER_PORT)], {
-    env
-  });
+  const port = await runCompose(
+    [...composeArgs(plan, file), 'port', services[0], String(TRACKER_PORT)],
+    {
+      env
+    }
+  );
   const address = port.stdout.trim().split(/\r?\n/).pop();
   return address ? `http://${address}` : undefined;
 }

@@ -230,7 +230,10 @@ export async function undeploy(
   const swarm = await swarmActive(client);
   const services = swarm ? await client.docker.listServices({ filters }) : [];
   for (const service of services) {
-    await client.docker.getService(service.ID).remove().catch(() => undefined);
+    await client.docker
+      .getService(service.ID)
+      .remove()
+      .catch(() => undefined);
   }
   // Swarm removes a service's tasks' containers by itself, a moment later.
   await waitFor(async () => {
@@ -247,11 +250,17 @@ export async function undeploy(
   let configs = 0;
   if (swarm && (options.volumes ?? true)) {
     for (const config of await client.docker.listConfigs({ filters })) {
-      await client.docker.getConfig(config.ID).remove().catch(() => undefined);
+      await client.docker
+        .getConfig(config.ID)
+        .remove()
+        .catch(() => undefined);
       configs++;
     }
     for (const secret of await client.docker.listSecrets({ filters })) {
-      await client.docker.getSecret(secret.ID).remove().catch(() => undefined);
+      await client.docker
+        .getSecret(secret.ID)
+        .remove()
+        .catch(() => undefined);
       configs++;
     }
   }

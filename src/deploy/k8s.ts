@@ -100,6 +100,8 @@ export type KubernetesManifest =
 
 /** The annotation on a Job that lists the Jobs (service names, JSON) it waits for. */
 export const NEEDS_ANNOTATION = 'scanflow.needs';
+/** The annotation on a Job that says how often scanflow's deployer retries it (a count). */
+export const RETRIES_ANNOTATION = 'scanflow.retries';
 /** The label that tells the trackers' pods apart (its value: the tracker's service name). */
 export const SERVICE_LABEL = 'scanflow.service';
 /** The container that runs a step, in an Argo template or a Job (Argo calls it `main` anyway). */
@@ -431,7 +433,10 @@ function argoManifests(plan: DeploymentPlan): KubernetesManifest[] {
 
 /**
  * One Job per step, created suspended: Jobs have no order, so scanflow's deployer releases each
- * (suspend: false) once the Jobs named in its `scanflow.needs` annotation have succeeded.
+ * (suspend: false) once the Jobs named in its `scanflow.needs` annotation have succeeded. Retries
+ * are the deployer's too, as under `scanflow run` (with its backoff, and a timeout per attempt):
+ * a Job runs one pod (backoffLimit 0), and a retry is a new Job of the same manifest; its
+ * `scanflow.retries` annotation says how many, for whoever releases the Jobs.
  */
 function stepJob(plan: DeploymentPlan, step: PlannedStep): IJob {
   const pod = stepPod(plan, step);
@@ -449,11 +454,12 @@ function stepJob(plan: DeploymentPlan, step: PlannedStep): IJob {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: meta(plan, step.service, step.labels, {
-      [NEEDS_ANNOTATION]: JSON.stringify(step.needs)
+      [NEEDS_ANNOTATION]: JSON.stringify(step.needs),
+      [RETRIES_ANNOTATION]: String(step.spec.retries ?? 0)
     }),
     spec: {
       suspend: true,
-      backoffLimit: step.spec.retries ?? 0,
+      backoffLimit: 0,
       template: { metadata: withLabels({}, step.labels), spec: podSpec }
     }
   };

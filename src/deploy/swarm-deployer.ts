@@ -6,7 +6,6 @@
  * therefore exactly those of `scanflow run`.
  */
 import type Docker from 'dockerode';
-import { availableParallelism } from 'node:os';
 import type { DockerClient } from '../run/docker/client';
 import type { EventInit } from '../run/events';
 import type { AttemptOutcome, Executor, StepRequest } from '../run/executor';
@@ -15,7 +14,7 @@ import { lastLines, runCommand } from './docker-cli';
 import { DeployError } from './errors';
 import { TOKEN_VARIABLE, type DeploymentPlan } from './plan';
 
-const POLL_MS = 250;
+const POLL_MS = 100;
 
 export interface SwarmSettings {
   plan: DeploymentPlan;
@@ -57,7 +56,8 @@ export async function followSwarm(settings: SwarmSettings): Promise<Map<string, 
     graph,
     releaser,
     {
-      concurrency: Math.max(1, availableParallelism()),
+      // The cluster's scheduler places the tasks: this machine's cores are no limit.
+      concurrency: Math.max(1, plan.steps.length),
       keepGoing: false,
       retryDelayMs: 1000,
       environment: { runId: plan.runId }

@@ -8,7 +8,13 @@
  */
 import { CONTAINER_INPUTS, CONTAINER_OUTPUTS } from '../run/docker/container-config';
 import { parseMemory } from '../workflow';
-import { literal, TOKEN_REFERENCE, trackerCommand, trackerHealthcheck } from './compose';
+import {
+  HEALTH_INTERVAL,
+  literal,
+  TOKEN_REFERENCE,
+  trackerCommand,
+  trackerHealthcheck
+} from './compose';
 import {
   RECORD_VARIABLE,
   TOKEN_VARIABLE,
@@ -36,7 +42,12 @@ export function renderStack(plan: DeploymentPlan): StackDocument {
       },
       networks: ['workflow'],
       volumes: [{ type: 'volume', source: 'tracker', target: TRACKER_DATA }],
-      healthcheck: { test: trackerHealthcheck(), interval: '1s', timeout: '5s', retries: 30 },
+      healthcheck: {
+        test: trackerHealthcheck(),
+        interval: HEALTH_INTERVAL,
+        timeout: '5s',
+        retries: 120
+      },
       labels: { ...plan.labels, 'scanflow.service': 'tracker' },
       deploy: {
         mode: 'replicated',

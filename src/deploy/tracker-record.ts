@@ -39,7 +39,9 @@ export function recordFromEnvironment(env: NodeJS.ProcessEnv = process.env): Tra
   }
   const record = JSON.parse(text) as TrackerRecord;
   if (typeof record.runId !== 'string' || typeof record.steps !== 'object') {
-    throw new Error(`$${RECORD_VARIABLE} is not a deployment record. Fix: export the workflow again.`);
+    throw new Error(
+      `$${RECORD_VARIABLE} is not a deployment record. Fix: export the workflow again.`
+    );
   }
   return record;
 }

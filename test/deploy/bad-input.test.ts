@@ -87,7 +87,7 @@ function generate(seed: number): { spec: WorkflowSpec; bad: string; kase: Case }
   }
   // Nest them: runs of steps become parallel groups or sub-workflows at random.
   const nodes: NodeSpec[] = [];
-  for (let i = 0; i < steps.length; ) {
+  for (let i = 0; i < steps.length;) {
     const size = 1 + Math.floor(next() * 3);
     const group = steps.slice(i, i + size);
     nodes.push(
@@ -120,7 +120,11 @@ test('100 definitions a target cannot express: one clear error each, exit 2, not
     assert.ok(!existsSync(out), `${where}: nothing written`);
     const problems = stderr.split('\n').filter(line => line.startsWith('  - '));
     assert.equal(problems.length, 1, `${where}: ${stderr}`);
-    assert.match(problems[0], new RegExp(`^  - gen${seed}\\.(g\\d+\\.)?${bad} \\(${kase.field.replace('.', '\\.')}\\): `), where);
+    assert.match(
+      problems[0],
+      new RegExp(`^  - gen${seed}\\.(g\\d+\\.)?${bad} \\(${kase.field.replace('.', '\\.')}\\): `),
+      where
+    );
     assert.match(problems[0], kase.says, where);
   }
 });

@@ -48,8 +48,8 @@ function run(program: string, args: string[], input?: string): Promise<CommandOu
 }
 
 /**
- * Starts a cluster in a fresh temporary folder (about 10 s; 20 s simulated). Throws with the
- * script's output (which ends with the servers' last log lines) if it does not come up.
+ * Starts a cluster in a fresh temporary folder (20 to 40 s, most of it installing the CRDs).
+ * Throws with the script's output (ending with the servers' last log lines) if it does not come up.
  */
 export async function startCluster(options: { simulated?: boolean } = {}): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'scanflow-k8s-test-'));

@@ -277,15 +277,18 @@ describe('renderKubernetes', () => {
     const templates = stepTemplates(workflowOf(render(p)));
     const jobs = new Map(ofKind(render(p, 'jobs'), 'Job').map(j => [j.metadata!.name!, j]));
 
-    // pick: retries 1 -> Argo's retryStrategy with backoff; the Job's backoffLimit.
+    // pick: retries 1 -> Argo's retryStrategy with backoff; for Jobs, the deployer's retries
+    // (scanflow.retries), each Job running one pod.
     assert.deepEqual(templates.get('train-pick')!.retryStrategy, {
       limit: 1,
       retryPolicy: 'OnFailure',
       backoff: { duration: '1s', factor: 2 }
     });
-    assert.equal(jobs.get('train-pick')!.spec!.backoffLimit, 1);
+    assert.equal(jobs.get('train-pick')!.spec!.backoffLimit, 0);
+    assert.equal(jobs.get('train-pick')!.metadata!.annotations!['scanflow.retries'], '1');
     assert.equal(templates.get('report')!.retryStrategy, undefined);
     assert.equal(jobs.get('report')!.spec!.backoffLimit, 0);
+    assert.equal(jobs.get('report')!.metadata!.annotations!['scanflow.retries'], '0');
 
     // report: timeout 60 s, per attempt (the pod's deadline, in both flavors).
     assert.equal(templates.get('report')!.activeDeadlineSeconds, 60);
@@ -462,7 +465,8 @@ describe('renderKubernetes', () => {
     for (const job of jobs) {
       const s = p.steps.find(x => x.service === job.metadata!.name)!;
       assert.equal(job.spec!.suspend, true);
-      assert.equal(job.spec!.backoffLimit, s.spec.retries ?? 0);
+      assert.equal(job.spec!.backoffLimit, 0, 'one pod per Job: retries are the deployer\'s');
+      assert.equal(job.metadata!.annotations!['scanflow.retries'], String(s.spec.retries ?? 0));
       assert.deepEqual(JSON.parse(job.metadata!.annotations!['scanflow.needs']), s.needs);
       assert.equal(job.metadata!.labels!['scanflow.step'], s.id);
       const pod = job.spec!.template.spec!;
