@@ -69,59 +69,81 @@ describe('compose export', () => {
   });
 
   test('`up` of exported hello gives the same outputs and tracked metrics as `scanflow run`', async () => {
-    const spec = loadWorkflow(HELLO);
-    // scanflow run, into a store of its own.
-    const runId = testRunId('compose-same');
-    runs.push(runId);
-    const store = join(freshDir(), 'tracking.db');
-    const run = await runWorkflow(spec, {
-      executor: 'docker',
-      runId,
-      store,
-      handleSignals: false,
-      keepOutputs: true
-    }).done;
-    assert.equal(run.status, 'succeeded');
+    const metrics = await sameAsRun(
+      loadWorkflow(HELLO),
+      join(HELLO, '..'),
+      HELLO_OUTPUTS,
+      'hello-up'
+    );
+    assert.deepEqual(metrics, { 'hello.train.pick': { best_mse: 0 } });
+  });
 
-    // docker-compose up of the export, as a user would start it by hand.
-    const name = deploymentName('hello-up');
-    deployed.push(name);
-    const dir = freshDir();
-    const exported = await exportWorkflow(spec, {
-      target: 'compose',
-      outDir: dir,
-      baseDir: join(HELLO, '..'),
-      build: true,
-      name
-    });
-    const up = await runCompose(['-p', name, '-f', exported.main, 'up', '-d']);
-    assert.equal(up.code, 0, up.stderr);
-    // `up -d` returns once the last step has started: wait for every step to end.
-    const ended = async () => {
-      const containers = await docker.listContainers({
-        all: true,
-        filters: JSON.stringify({ label: [`scanflow.deployment=${name}`, 'scanflow.step'] })
-      });
-      return containers.length === 5 && containers.every(c => c.State === 'exited');
-    };
-    for (let i = 0; i < 120 && !(await ended()); i++) await new Promise(r => setTimeout(r, 500));
-    assert.ok(await ended(), 'every step container exited');
-
-    for (const file of HELLO_OUTPUTS) {
-      assert.equal(
-        await readVolumeFile(exported.plan.volume, file, runId),
-        await readVolumeFile(run.outputs!, file, runId),
-        `${file} is the same`
-      );
-    }
-    const port = await runCompose(['-p', name, '-f', exported.main, 'port', 'tracker', '5000']);
-    const url = `http://${port.stdout.trim()}`;
-    const deployedMetrics = await metricsInTracker(url, tokenIn(dir), 'hello', exported.plan.runId);
-    const runMetrics = await metricsInStore(store, 'hello', runId);
-    assert.deepEqual(runMetrics, { 'hello.train.pick': { best_mse: 0 } });
-    assert.deepEqual(deployedMetrics, runMetrics);
+  test('`up` of exported MNIST gives the same outputs and tracked metrics as `scanflow run`', async () => {
+    bundleSteps();
+    const metrics = await sameAsRun(
+      mnistWorkflow({ size: 'small' }),
+      join(HELLO, '..', '..', 'mnist'),
+      ['data/production.json', 'model/weights.bin', 'predictions/batch-0.json'],
+      'mnist-up'
+    );
+    assert.ok(metrics['mnist.use.evaluate']?.test_accuracy > 0.8, JSON.stringify(metrics));
   });
 });
+
+/** `scanflow run` and `docker-compose up` of the same definition: outputs and step metrics. */
+async function sameAsRun(spec: WorkflowSpec, baseDir: string, outputs: string[], label: string) {
+  const runId = testRunId(`${label}-run`);
+  runs.push(runId);
+  const store = join(freshDir(), 'tracking.db');
+  const run = await runWorkflow(spec, {
+    executor: 'docker',
+    runId,
+    store,
+    baseDir,
+    handleSignals: false,
+    keepOutputs: true
+  }).done;
+  assert.equal(run.status, 'succeeded', run.error?.message);
+
+  // docker-compose up of the export, as a user would start it by hand.
+  const name = deploymentName(label);
+  deployed.push(name);
+  const dir = freshDir();
+  const exported = await exportWorkflow(spec, {
+    target: 'compose',
+    outDir: dir,
+    baseDir,
+    build: true,
+    name
+  });
+  const up = await runCompose(['-p', name, '-f', exported.main, 'up', '-d']);
+  assert.equal(up.code, 0, up.stderr);
+  // `up -d` returns once the last step has started: wait for every step to end.
+  const steps = exported.plan.steps.length;
+  const ended = async () => {
+    const containers = await docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: [`scanflow.deployment=${name}`, 'scanflow.step'] })
+    });
+    return containers.length === steps && containers.every(c => c.State === 'exited');
+  };
+  for (let i = 0; i < 1200 && !(await ended()); i++) await new Promise(r => setTimeout(r, 500));
+  assert.ok(await ended(), 'every step container exited');
+
+  for (const file of outputs) {
+    assert.equal(
+      await readVolumeFile(exported.plan.volume, file, runId),
+      await readVolumeFile(run.outputs!, file, runId),
+      `${file} is the same`
+    );
+  }
+  const port = await runCompose(['-p', name, '-f', exported.main, 'port', 'tracker', '5000']);
+  const url = `http://${port.stdout.trim()}`;
+  const deployedMetrics = await metricsInTracker(url, tokenIn(dir), spec.name, exported.plan.runId);
+  const runMetrics = await metricsInStore(store, spec.name, runId);
+  assert.deepEqual(deployedMetrics, runMetrics);
+  return runMetrics;
+}
 
 describe('scanflow deploy --to compose', () => {
   test('a failing step fails the deployment as `scanflow run` reports it; dependents never start', async () => {
