@@ -184,6 +184,26 @@ async function trackerRecorder(
 ): Promise<RunRecorder | undefined> {
   const root = plan.trackers.find(t => t.workflow === plan.spec.name) ?? plan.trackers[0];
   if (!url || !root) return undefined;
+  try {
+    return await startRecorder(plan, root, url, token, log, summary);
+  } catch (error) {
+    // As under `scanflow run`: a tracker that cannot record is a notice, not a failed deployment.
+    log.emit({
+      type: 'notice',
+      message: `the deployment's progress is not recorded in ${url}: ${(error as Error).message}`
+    });
+    return undefined;
+  }
+}
+
+async function startRecorder(
+  plan: DeploymentPlan,
+  root: DeploymentPlan['trackers'][number],
+  url: string,
+  token: string,
+  log: EventLog,
+  summary: string[]
+): Promise<RunRecorder> {
   log.emit({ type: 'tracker-started', workflow: root.workflow, url, store: root.store });
   summary.push(
     `tracker: ${url} (MLFLOW_TRACKING_TOKEN is ${TOKEN_VARIABLE} in the deployment's .env; ` +
@@ -299,7 +319,8 @@ export async function listDeployments(docker?: DockerClient): Promise<Deployment
     const entry = found.get(name) ?? {
       name,
       target: labels[DEPLOY_LABEL.target] ?? '?',
-      workflow: labels[DEPLOY_LABEL.workflow] ?? '?',
+      // Steps carry their enclosing workflow's qualified name: the root is its first part.
+      workflow: (labels[DEPLOY_LABEL.workflow] ?? '?').split('.')[0],
       runId: labels[DEPLOY_LABEL.run] ?? '?',
       state: '',
       running: 0,
@@ -315,7 +336,8 @@ export async function listDeployments(docker?: DockerClient): Promise<Deployment
     }
   }
   for (const container of await client.docker.listContainers({ all: true, filters })) {
-    if (container.Labels['com.docker.swarm.service.id']) continue;
+    // Swarm's task containers and the Swarm tracker's loopback relay belong to services.
+    if (container.Labels[DEPLOY_LABEL.target] === 'swarm') continue;
     note(container.Labels, container.State === 'running');
   }
   return [...found.values()]

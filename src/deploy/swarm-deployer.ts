@@ -12,7 +12,7 @@ import type { AttemptOutcome, Executor, StepRequest } from '../run/executor';
 import { schedule, type StepReport } from '../run/scheduler';
 import { lastLines, runCommand } from './docker-cli';
 import { DeployError } from './errors';
-import { TOKEN_VARIABLE, type DeploymentPlan } from './plan';
+import { TOKEN_VARIABLE, TRACKER_PORT, type DeploymentPlan } from './plan';
 
 const POLL_MS = 100;
 
@@ -50,6 +50,10 @@ export async function followSwarm(settings: SwarmSettings): Promise<Map<string, 
     emit({ type: 'notice', message: `waiting for the tracker service ${tracker.service}` });
     await waitForTracker(client, stackService(plan, tracker.service), signal);
   }
+  const root = plan.trackers.find(t => t.workflow === plan.spec.name);
+  if (root && settings.onTracker && !signal.aborted) {
+    await settings.onTracker(await startGateway(plan, root.service, client));
+  }
   const releaser = new SwarmReleaser(plan, client);
   const graph = { ...plan.graph };
   return schedule(
@@ -65,6 +69,46 @@ export async function followSwarm(settings: SwarmSettings): Promise<Map<string, 
     emit,
     signal
   );
+}
+
+/**
+ * A tracker on Swarm listens on the deployment's overlay network only. To record the
+ * deployment's progress there and let the person browse it, a small TCP relay joins that network
+ * and is published on this machine's loopback only (Swarm's own publishing would bind every
+ * address). It is a plain container, labelled as the deployment's: `undeploy` removes it.
+ */
+async function startGateway(
+  plan: DeploymentPlan,
+  tracker: string,
+  client: DockerClient
+): Promise<string> {
+  const relay =
+    "const net=require('net');net.createServer(c=>{const u=net.connect(" +
+    `${TRACKER_PORT},'${tracker}');c.pipe(u).pipe(c);` +
+    "u.on('error',()=>c.destroy());c.on('error',()=>u.destroy())}).listen(" +
+    `${TRACKER_PORT})`;
+  const container = await client.docker.createContainer({
+    name: `${plan.name}-tracker-gateway`,
+    Image: plan.trackerImage,
+    Entrypoint: ['node', '-e', relay],
+    Cmd: [],
+    Labels: { ...plan.labels, 'scanflow.service': 'tracker-gateway' },
+    ExposedPorts: { [`${TRACKER_PORT}/tcp`]: {} },
+    HostConfig: {
+      Init: true,
+      NetworkMode: plan.network,
+      PortBindings: { [`${TRACKER_PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] }
+    }
+  });
+  await container.start();
+  const ports = (await container.inspect()).NetworkSettings.Ports[`${TRACKER_PORT}/tcp`];
+  const url = `http://127.0.0.1:${ports?.[0]?.HostPort}`;
+  // The relay answers once node listens in it (any HTTP status will do: the tracker wants a token).
+  const until = Date.now() + 15_000;
+  while (Date.now() < until && !(await fetch(`${url}/health`).then(() => true, () => false))) {
+    await sleep(100);
+  }
+  return url;
 }
 
 /** Waits until the tracker service's task runs and its healthcheck passes. */

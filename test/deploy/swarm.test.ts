@@ -11,7 +11,17 @@ import { runCommand as runDocker } from '../../src/deploy/docker-cli';
 import { exportWorkflow } from '../../src/deploy/export';
 import type { WorkflowSpec } from '../../src/workflow';
 import { docker, nodeStep, scanflow, wf, writeDefinition } from '../run/helpers';
-import { HELLO, NOTHING, deploymentName, deploymentObjects, freshDir } from './helpers';
+import { loadRecordedRun } from '../../src/track/recorder';
+import { RestStore } from '../../src/track/rest-store';
+import {
+  HELLO,
+  NOTHING,
+  deploymentName,
+  deploymentObjects,
+  freshDir,
+  metricsInTracker,
+  tokenIn
+} from './helpers';
 import { join } from 'node:path';
 
 const deployed: string[] = [];
@@ -84,6 +94,25 @@ describe('swarm', () => {
         );
       }
     }
+    // The tracker service holds the run as `scanflow run` records one: outcomes and metrics.
+    const started = deployment.history().find(e => e.type === 'tracker-started');
+    assert.ok(started && started.type === 'tracker-started');
+    const dir = join(HELLO, '..', '.scanflow', 'deployments', deployment.name, 'swarm');
+    const client = new RestStore(started.url, { token: tokenIn(dir) });
+    try {
+      const recorded = await loadRecordedRun(client, client, 'hello', deployment.id);
+      assert.deepEqual(
+        recorded.steps.map(s => [s.step, s.status, s.exitCode]).sort(),
+        plan.steps.map(s => [s.id, 'succeeded', 0]).sort()
+      );
+      assert.match(recorded.steps.find(s => s.step === 'hello.report')!.logTail!, /best model/);
+    } finally {
+      client.close();
+    }
+    assert.deepEqual(await metricsInTracker(started.url, tokenIn(dir), 'hello', deployment.id), {
+      'hello.train.pick': { best_mse: 0 }
+    });
+
     const objects = await deploymentObjects(deployment.name);
     assert.equal(objects.services.length, 6, 'five steps and the tracker');
     await undeploy(deployment.name);
