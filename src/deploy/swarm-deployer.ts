@@ -105,10 +105,25 @@ async function startGateway(
   const url = `http://127.0.0.1:${ports?.[0]?.HostPort}`;
   // The relay answers once node listens in it (any HTTP status will do: the tracker wants a token).
   const until = Date.now() + 15_000;
-  while (Date.now() < until && !(await fetch(`${url}/health`).then(() => true, () => false))) {
-    await sleep(100);
-  }
+  while (Date.now() < until && !(await answers(`${url}/health`))) await sleep(100);
   return url;
+}
+
+/**
+ * Whether a URL answers within a second. The timer is a plain (referenced) one: a request that
+ * hangs on a relay that is still starting keeps no event loop alive by itself.
+ */
+async function answers(url: string): Promise<boolean> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 1000);
+  try {
+    await fetch(url, { signal: abort.signal });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Waits until the tracker service's task runs and its healthcheck passes. */
