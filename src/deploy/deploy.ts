@@ -267,6 +267,18 @@ export async function undeploy(
     { [DEPLOY_LABEL.deployment]: name },
     { volumes: options.volumes ?? true }
   );
+  // An overlay network keeps its endpoints a moment after the last container left (409 then).
+  await waitFor(async () => {
+    const left = await client.docker.listNetworks({ filters });
+    for (const network of left) {
+      await client.docker
+        .getNetwork(network.Id)
+        .remove()
+        .then(() => removed.networks.push(network.Name))
+        .catch(() => undefined);
+    }
+    return (await client.docker.listNetworks({ filters })).length === 0;
+  }, 20_000);
   let configs = 0;
   if (swarm && (options.volumes ?? true)) {
     for (const config of await client.docker.listConfigs({ filters })) {
