@@ -45,7 +45,11 @@ interface Measure {
 
 async function scanflowRun(): Promise<Measure> {
   const started = performance.now();
-  const run = runWorkflow(RUNTIME_WORKFLOW, { executor: 'docker', concurrency: WIDTH, handleSignals: false });
+  const run = runWorkflow(RUNTIME_WORKFLOW, {
+    executor: 'docker',
+    concurrency: WIDTH,
+    handleSignals: false
+  });
   const result = await run.done;
   const wallMs = performance.now() - started;
   if (result.status !== 'succeeded') {

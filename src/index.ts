@@ -4,5 +4,6 @@ export { loadWorkflow } from './cli/load';
 export * from './notebook';
 export * from './track';
 export * from './run';
+export * from './deploy';
 export * from './check';
 export * from './improve';

@@ -99,7 +99,7 @@ spawn() {
   shift
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$dir/$name.pid" "$@" </dev/null >"$dir/$name.log" 2>&1 8>&- &
   # Until bash has exec'd the server, the pid would not pass `ours`.
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 250); do
     [ -s "$dir/$name.pid" ] && ours "$(cat "$dir/$name.pid")" "$name" && return 0
     sleep 0.02
   done

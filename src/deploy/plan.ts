@@ -163,6 +163,8 @@ export function planDeployment(spec: WorkflowSpec, options: PlanOptions): Deploy
     trackers: trackerUrls
   };
   const notices: string[] = [];
+  /** Images of this machine (scanflow's base images) that a cluster cannot pull. */
+  const localImages: string[] = [];
   const steps = graph.steps.map((step): PlannedStep => {
     const service = serviceOf.get(step.id)!;
     let env = stepEnvironment(environment, graph, step, enclosingWorkflow(graph, step), 1);
@@ -179,7 +181,7 @@ export function planDeployment(spec: WorkflowSpec, options: PlanOptions): Deploy
       id: step.id,
       service,
       spec: step.spec,
-      ...stepImage(step, options, notices),
+      ...stepImage(step, options, localImages),
       command: step.spec.command
         ? [...step.spec.command, ...parameterArguments(step.spec.parameters)]
         : undefined,
@@ -195,6 +197,13 @@ export function planDeployment(spec: WorkflowSpec, options: PlanOptions): Deploy
       }
     };
   });
+  const local = [...new Set(localImages)];
+  if (local.length) {
+    notices.push(
+      `the images ${local.join(', ')} are built on this machine: a cluster's nodes need them ` +
+        'from a registry (export with --registry HOST:PORT) or loaded by hand'
+    );
+  }
   return {
     target: options.target,
     name,
@@ -262,16 +271,13 @@ function plannedTrackers(
 function stepImage(
   step: FlatStep,
   options: PlanOptions,
-  notices: string[]
+  localImages: string[]
 ): Pick<PlannedStep, 'image' | 'build'> {
   const built = options.built?.[step.id];
   if (built !== undefined) return { image: registryTag(built, options.registry) };
   if (step.spec.image !== undefined) {
     if (options.target === 'k8s' && !options.registry && step.spec.image.startsWith('scanflow/')) {
-      notices.push(
-        `step ${step.id}: its image ${step.spec.image} is built on this machine; a cluster's ` +
-          'nodes need it in their registry (export with --registry HOST:PORT) or loaded by hand'
-      );
+      localImages.push(step.spec.image);
     }
     return { image: registryTag(step.spec.image, options.registry) };
   }

@@ -11,7 +11,13 @@ import { availableParallelism } from 'node:os';
 import { flatten, type WorkflowSpec } from '../workflow';
 import { DockerExecutor, type DockerExecutorOptions } from './docker/executor';
 import { CleanupError, EngineError, RunError } from './errors';
-import { EventLog, type EngineKind, type ExecutorKind, type RunEvent, type WorkflowRunStatus } from './events';
+import {
+  EventLog,
+  type EngineKind,
+  type ExecutorKind,
+  type RunEvent,
+  type WorkflowRunStatus
+} from './events';
 import type { Executor, RunPlan } from './executor';
 import { LocalExecutor, type LocalExecutorOptions } from './local-executor';
 import { schedule, type StepReport } from './scheduler';

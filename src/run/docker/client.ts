@@ -89,7 +89,10 @@ export class DockerClient {
   /** Tags `source` as `target` (REGISTRY/name:tag) and pushes it; DockerStreamError when refused. */
   async pushAs(source: string, target: string, signal?: AbortSignal): Promise<void> {
     const at = target.lastIndexOf(':');
-    const tagged = at > target.lastIndexOf('/') ? { repo: target.slice(0, at), tag: target.slice(at + 1) } : { repo: target, tag: 'latest' };
+    const tagged =
+      at > target.lastIndexOf('/')
+        ? { repo: target.slice(0, at), tag: target.slice(at + 1) }
+        : { repo: target, tag: 'latest' };
     let stream: NodeJS.ReadableStream;
     try {
       await this.docker.getImage(source).tag(tagged);
