@@ -198,7 +198,7 @@ spawn kube-apiserver "$K8S_BIN/kube-apiserver" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --profiling=false \
-  --endpoint-reconciler-type none
+  --endpoint-reconciler-type none --feature-gates=WatchList=false
 wait_for kube-apiserver 60 listening "$api_port"
 flock -u 8
 wait_for kube-apiserver 90 k get --raw /readyz
@@ -226,12 +226,20 @@ if [ "$simulated" = true ]; then
     --kubeconfig "$kubeconfig" --leader-elect=false --secure-port 0
   stages=()
   for f in "$KWOK_STAGES"/*/*.yaml; do
-    case $(basename "$f") in kustomization.yaml) ;; *) stages+=(--config "$f") ;; esac
+    case $(basename "$f") in kustomization.yaml) ;; *) stages+=(-f "$f") ;; esac
   done
+  # kwok reads its stages from the API (--enable-crds=Stage), so that tests can add their own.
+  k apply --server-side --field-manager scanflow-setup \
+    -f "$GOMODCACHE/sigs.k8s.io/kwok@v$KWOK_VERSION/kustomize/crd/bases/kwok.x-k8s.io_stages.yaml" \
+    >"$dir/stages.log" 2>&1 || die "installing kwok's Stage CRD failed: $(cat "$dir/stages.log")"
+  k wait --for condition=Established --timeout 60s crd/stages.kwok.x-k8s.io >>"$dir/stages.log" 2>&1 ||
+    die "kwok's Stage CRD was not Established: $(tail -5 "$dir/stages.log")"
+  k apply --server-side --field-manager scanflow-setup "${stages[@]}" >>"$dir/stages.log" 2>&1 ||
+    die "creating kwok's stages failed: $(cat "$dir/stages.log")"
   # HOME=DIR: kwok also reads ~/.kwok/kwok.yaml, which must not change this cluster. Node leases
   # (renewed every 10 s) keep the fake nodes healthy for the node lifecycle controller; kwok serves
   # nothing itself (no --server-address or --node-port).
-  spawn kwok env HOME="$dir" "$K8S_BIN/kwok" --kubeconfig "$kubeconfig" "${stages[@]}" \
+  spawn kwok env HOME="$dir" "$K8S_BIN/kwok" --kubeconfig "$kubeconfig" --enable-crds=Stage \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --node-ip 127.0.0.1 \
     --node-lease-duration-seconds 40
   # `env` exec's kwok, so the pid file names kwok's own process.

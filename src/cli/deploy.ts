@@ -1,4 +1,6 @@
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Target } from '../deploy/plan';
 import { InputError } from './errors';
@@ -20,6 +22,7 @@ interface ExportCommandOptions {
 
 interface DeployCommandOptions {
   to: Target;
+  kubeconfig?: string;
   registry?: string;
   tracker?: string | false;
   quiet?: boolean;
@@ -85,7 +88,7 @@ export function registerDeployCommands(program: Command, output: Output): void {
   program
     .command('deploy')
     .description(
-      'Deploy a workflow to docker-compose or Docker Swarm on this engine and follow it live.'
+      'Deploy a workflow to docker-compose or Docker Swarm on this engine, or to Kubernetes (Jobs), and follow it live.'
     )
     .argument('<workflow>', WORKFLOW_ARGUMENT)
     .addOption(targetOption())
@@ -96,6 +99,7 @@ export function registerDeployCommands(program: Command, output: Output): void {
     )
     .option('--no-tracker', 'no tracker at all')
     .option('-q, --quiet', "do not print the steps' output")
+    .option('--kubeconfig <file>', 'Kubernetes: the cluster (default: $KUBECONFIG, ~/.kube/config)')
     .action(async (path: string, options: DeployCommandOptions) => {
       const spec = loadWorkflow(path);
       const { deployWorkflow } = await import('../deploy/deploy');
@@ -103,7 +107,8 @@ export function registerDeployCommands(program: Command, output: Output): void {
         target: options.to,
         baseDir: dirname(resolve(path)),
         registry: registry(options.registry),
-        tracker: trackerOption(options.tracker)
+        tracker: trackerOption(options.tracker),
+        kubeconfig: options.kubeconfig
       });
       const display = new ProgressDisplay(output, options.quiet ?? false);
       run.on(event => display.show(event));
@@ -129,9 +134,18 @@ export function registerDeployCommands(program: Command, output: Output): void {
     .description('Remove everything a deployment created: services, containers, networks, volumes.')
     .argument('<name>', 'the deployment (see `scanflow deployments`)')
     .option('--keep-volumes', "keep the outputs and the tracker's store")
-    .action(async (name: string, options: { keepVolumes?: boolean }) => {
+    .option('--kubeconfig <file>', 'Kubernetes: the cluster (default: $KUBECONFIG, ~/.kube/config)')
+    .action(async (name: string, options: { keepVolumes?: boolean; kubeconfig?: string }) => {
       const { undeploy } = await import('../deploy/deploy');
       const removed = await undeploy(name, { volumes: !options.keepVolumes });
+      if (removed.total === 0 && hasKubeconfig(options.kubeconfig)) {
+        const { undeployKubernetes } = await import('../deploy/k8s-deployer');
+        const objects = await undeployKubernetes(name, options.kubeconfig);
+        if (objects > 0) {
+          output.out(`undeployed ${name}: namespace ${name} and its ${objects} objects\n`);
+          return;
+        }
+      }
       if (removed.total === 0) {
         throw new InputError(
           `no deployment '${name}' on this engine`,
@@ -143,10 +157,27 @@ export function registerDeployCommands(program: Command, output: Output): void {
 
   program
     .command('deployments')
-    .description("List what scanflow deployed on this engine (read from the engine's labels).")
-    .action(async () => {
+    .description('List what scanflow deployed on this engine and cluster (read from their labels).')
+    .option('--kubeconfig <file>', 'Kubernetes: the cluster (default: $KUBECONFIG, ~/.kube/config)')
+    .action(async (options: { kubeconfig?: string }) => {
       const { listDeployments } = await import('../deploy/deploy');
-      const deployments = await listDeployments();
+      const deployments: Array<{
+        name: string;
+        target: string;
+        workflow: string;
+        runId: string;
+        state: string;
+      }> = await listDeployments();
+      if (hasKubeconfig(options.kubeconfig)) {
+        const { listKubernetesDeployments } = await import('../deploy/k8s-deployer');
+        try {
+          deployments.push(...(await listKubernetesDeployments(options.kubeconfig)));
+        } catch (error) {
+          output.err(
+            `scanflow: the Kubernetes cluster was not asked: ${(error as Error).message}\n`
+          );
+        }
+      }
       if (deployments.length === 0) {
         output.out('no deployments\n');
         return;
@@ -155,6 +186,12 @@ export function registerDeployCommands(program: Command, output: Output): void {
         output.out(`${d.name}\t${d.target}\tworkflow ${d.workflow}\trun ${d.runId}\t${d.state}\n`);
       }
     });
+}
+
+/** Whether a kubeconfig is given or found where kubectl looks for one. */
+function hasKubeconfig(file: string | undefined): boolean {
+  const path = file ?? process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
+  return existsSync(path.split(':')[0]);
 }
 
 function registry(value: string | undefined): string | undefined {

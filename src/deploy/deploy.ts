@@ -36,6 +36,8 @@ export interface DeployOptions {
   runId?: string;
   name?: string;
   docker?: DockerClient;
+  /** Kubernetes: the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config). */
+  kubeconfig?: string;
 }
 
 /** A deployment in progress: a run's events and result, and where its tracker listens. */
@@ -90,12 +92,13 @@ async function execute(
   let recorder: RunRecorder | undefined;
   let reports = new Map<string, StepReport>();
   try {
-    await client.ping();
+    // Kubernetes needs no Docker engine unless images are built for it.
+    if (options.target !== 'k8s') await client.ping();
     exported = await exportWorkflow(spec, {
       target: options.target,
       outDir: join(options.baseDir, '.scanflow', 'deployments', options.name, options.target),
       baseDir: options.baseDir,
-      build: true,
+      build: options.target !== 'k8s' || options.registry !== undefined,
       registry: options.registry,
       tracker: options.tracker,
       runId: options.runId,
@@ -105,7 +108,12 @@ async function execute(
       log: message => emit({ type: 'notice', message })
     });
     const { plan } = exported;
-    await removeEarlier(plan, client);
+    if (options.target === 'k8s') {
+      const { undeployKubernetes } = await import('./k8s-deployer');
+      await undeployKubernetes(plan.name, options.kubeconfig);
+    } else {
+      await removeEarlier(plan, client);
+    }
     emit({
       type: 'run-started',
       workflow: spec.name,
@@ -126,10 +134,14 @@ async function execute(
         }
       });
     } else {
-      throw new DeployError(
-        '`scanflow deploy --to k8s` is not built yet',
-        'export with `scanflow export --to k8s` and apply the files with kubectl'
-      );
+      const { followKubernetes } = await import('./k8s-deployer');
+      reports = await followKubernetes({
+        plan,
+        manifests: exported.manifests ?? [],
+        emit,
+        signal,
+        kubeconfig: options.kubeconfig
+      });
     }
     const all = [...reports.values()];
     result.status = signal.aborted
@@ -150,7 +162,10 @@ async function execute(
   }
   result.steps = [...reports.values()];
   result.durationMs = Date.now() - started;
-  if (signal.aborted && exported) {
+  if (signal.aborted && exported && options.target === 'k8s') {
+    const { undeployKubernetes } = await import('./k8s-deployer');
+    await undeployKubernetes(exported.plan.name, options.kubeconfig).catch(() => undefined);
+  } else if (signal.aborted && exported) {
     await undeploy(exported.plan.name, { volumes: true, docker: client }).catch(() => undefined);
   } else if (exported) {
     summary.push(

@@ -59,6 +59,8 @@ export interface ExportResult {
   /** The shell lines that start the deployment by hand. */
   start: string[];
   token: string;
+  /** Kubernetes: the manifests written, as objects. */
+  manifests?: object[];
 }
 
 export const MAIN_FILE: Record<Target, string> = {
@@ -109,6 +111,7 @@ export async function exportWorkflow(
   const main = MAIN_FILE[options.target];
   const dir = relative(process.cwd(), options.outDir) || '.';
   let start: string[];
+  let manifests: object[] | undefined;
   switch (options.target) {
     case 'compose':
       write(main, header + stringify(renderCompose(plan), { lineWidth: 0 }));
@@ -126,7 +129,7 @@ export async function exportWorkflow(
       ];
       break;
     case 'k8s': {
-      const manifests = renderKubernetes(plan, { token, flavor: options.k8sFlavor ?? 'argo' });
+      manifests = renderKubernetes(plan, { token, flavor: options.k8sFlavor ?? 'argo' });
       write(main, header + manifests.map(m => stringify(m, { lineWidth: 0 })).join('---\n'));
       start =
         options.k8sFlavor === 'jobs'
@@ -138,7 +141,7 @@ export async function exportWorkflow(
       break;
     }
   }
-  return { plan, files, main: join(options.outDir, main), start, token };
+  return { plan, files, main: join(options.outDir, main), start, token, manifests };
 }
 
 /** Builds the images of `dockerfile`/`base` steps and the tracker image; by step id. */

@@ -28,7 +28,6 @@ import {
   type V1ContainerStatus,
   type V1Pod
 } from '@kubernetes/client-node';
-import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
 import type { EventInit } from '../run/events';
 import type { AttemptOutcome, Executor, StepRequest } from '../run/executor';
@@ -68,12 +67,7 @@ export async function followKubernetes(
   const manifests = settings.manifests as KubernetesObject[];
   for (const manifest of manifests) {
     await cluster.objects.apply(manifest).catch(error => {
-      throw new DeployError(
-        `the Kubernetes API server at ${cluster.server} refused ${describe(manifest)}: ${apiMessage(error)}`,
-        isUnreachable(error)
-          ? 'check that the cluster of the kubeconfig runs and is reachable (`kubectl cluster-info`)'
-          : 'see the message above'
-      );
+      throw cluster.error(`could not apply ${describe(manifest)}`, error);
     });
   }
   for (const tracker of plan.trackers) {
@@ -85,7 +79,8 @@ export async function followKubernetes(
     plan.graph,
     releaser,
     {
-      concurrency: Math.max(1, availableParallelism()),
+      // The cluster's scheduler places the pods: this machine's cores are no limit.
+      concurrency: Math.max(1, plan.steps.length),
       keepGoing: false,
       retryDelayMs: 1000,
       environment: { runId: plan.runId }
@@ -134,16 +129,14 @@ export async function undeployKubernetes(name: string, kubeconfig?: string): Pro
 /** Deployments on the cluster: namespaces labelled scanflow.deployment. */
 export async function listKubernetesDeployments(
   kubeconfig?: string
-): Promise<
-  Array<{ name: string; target: 'k8s'; workflow: string; runId: string; state: string }>
-> {
+): Promise<Array<{ name: string; target: 'k8s'; workflow: string; runId: string; state: string }>> {
   const cluster = new Cluster(kubeconfig);
   const namespaces = await cluster.core
     .listNamespace({ labelSelector: DEPLOY_LABEL.deployment })
     .catch(error => {
       throw cluster.error('could not list the namespaces', error);
     });
-  const found = [];
+  const found: Awaited<ReturnType<typeof listKubernetesDeployments>> = [];
   for (const namespace of namespaces.items) {
     const meta = namespace.metadata ?? {};
     // A label value that had to change keeps the original in an annotation of the same key.
@@ -170,7 +163,7 @@ export async function listKubernetesDeployments(
 // --- the releaser ----------------------------------------------------------------------------
 
 /** An Executor whose attempts are runs of the steps' Jobs (created suspended by the export). */
-export class K8sReleaser implements Executor {
+class K8sReleaser implements Executor {
   readonly kind = 'docker' as const;
   readonly outputs: string;
   private readonly jobs: Map<string, V1Job>;
@@ -192,6 +185,7 @@ export class K8sReleaser implements Executor {
 
   async runStep(request: StepRequest): Promise<AttemptOutcome> {
     const step = this.plan.steps.find(s => s.id === request.step.id)!;
+    if (request.signal.aborted) return { exitCode: 137 };
     const uid = await this.release(step, request.attempt);
     const logs = new Map<string, LogFollower>();
     let lastLine: string | undefined;
@@ -211,10 +205,11 @@ export class K8sReleaser implements Executor {
         await this.deleteJob(step.service, false).catch(() => undefined);
         return { exitCode: 137, lastLine };
       }
-      const job = await this.cluster.batch.readNamespacedJob({
-        name: step.service,
-        namespace: this.plan.name
-      });
+      const job = await this.cluster.batch
+        .readNamespacedJob({ name: step.service, namespace: this.plan.name })
+        .catch(error => {
+          throw this.cluster.error(`could not read the Job ${step.service}`, error);
+        });
       const pods = await this.pods(uid);
       for (const pod of pods) this.followLogs(pod, logs, onLine);
       const condition = (type: string) =>
@@ -242,7 +237,12 @@ export class K8sReleaser implements Executor {
     const namespace = this.plan.name;
     if (attempt === 1) {
       const job = await this.cluster.batch.patchNamespacedJob(
-        { name: step.service, namespace, body: { spec: { suspend: false } }, fieldManager: FIELD_MANAGER },
+        {
+          name: step.service,
+          namespace,
+          body: { spec: { suspend: false } },
+          fieldManager: FIELD_MANAGER
+        },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
       );
       return job.metadata?.uid ?? '';
@@ -357,7 +357,9 @@ function exitCode(pods: V1Pod[]): number {
     ...(p.status?.containerStatuses ?? []).filter(c => c.name === STEP_CONTAINER),
     ...(p.status?.initContainerStatuses ?? [])
   ]);
-  const code = statuses.map(s => s.state?.terminated?.exitCode).find(c => c !== undefined && c !== 0);
+  const code = statuses
+    .map(s => s.state?.terminated?.exitCode)
+    .find(c => c !== undefined && c !== 0);
   return code ?? 1;
 }
 
@@ -444,7 +446,11 @@ async function waitForDeployment(
 ): Promise<void> {
   const until = Date.now() + TRACKER_WAIT_MS;
   while (!signal.aborted && Date.now() < until) {
-    const deployment = await cluster.apps.readNamespacedDeployment({ name, namespace });
+    const deployment = await cluster.apps
+      .readNamespacedDeployment({ name, namespace })
+      .catch(error => {
+        throw cluster.error(`could not read the tracker Deployment ${name}`, error);
+      });
     if ((deployment.status?.availableReplicas ?? 0) > 0) return;
     await sleep(POLL_MS, signal);
   }
@@ -542,7 +548,10 @@ function apiMessage(error: unknown): string {
 }
 
 function isUnreachable(error: unknown): boolean {
-  return !(error instanceof ApiException) && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|certificate/i.test(apiMessage(error));
+  return (
+    !(error instanceof ApiException) &&
+    /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|certificate/i.test(apiMessage(error))
+  );
 }
 
 /** Polls `check` until it is true (true) or the time is up (false). */

@@ -100,7 +100,7 @@ export type KubernetesManifest =
 
 /** The annotation on a Job that lists the Jobs (service names, JSON) it waits for. */
 export const NEEDS_ANNOTATION = 'scanflow.needs';
-/** The annotation on a Job that says how often scanflow's deployer retries it (a count). */
+/** The annotation on a Job that says how often scanflow's deployer retries it (absent: never). */
 export const RETRIES_ANNOTATION = 'scanflow.retries';
 /** The label that tells the trackers' pods apart (its value: the tracker's service name). */
 export const SERVICE_LABEL = 'scanflow.service';
@@ -436,7 +436,7 @@ function argoManifests(plan: DeploymentPlan): KubernetesManifest[] {
  * (suspend: false) once the Jobs named in its `scanflow.needs` annotation have succeeded. Retries
  * are the deployer's too, as under `scanflow run` (with its backoff, and a timeout per attempt):
  * a Job runs one pod (backoffLimit 0), and a retry is a new Job of the same manifest; its
- * `scanflow.retries` annotation says how many, for whoever releases the Jobs.
+ * `scanflow.retries` annotation (as on Swarm's services) says how many, when there are any.
  */
 function stepJob(plan: DeploymentPlan, step: PlannedStep): IJob {
   const pod = stepPod(plan, step);
@@ -455,7 +455,7 @@ function stepJob(plan: DeploymentPlan, step: PlannedStep): IJob {
     kind: 'Job',
     metadata: meta(plan, step.service, step.labels, {
       [NEEDS_ANNOTATION]: JSON.stringify(step.needs),
-      [RETRIES_ANNOTATION]: String(step.spec.retries ?? 0)
+      ...(step.spec.retries ? { [RETRIES_ANNOTATION]: String(step.spec.retries) } : {})
     }),
     spec: {
       suspend: true,

@@ -29,6 +29,7 @@ import { newRunId } from '../../src/run/run';
 import type { StepReport } from '../../src/run/scheduler';
 import { step, workflow, type WorkflowSpec } from '../../src/workflow';
 import { kubectl, startCluster, type Cluster } from './k8s-cluster';
+import { scanflow, writeDefinition } from '../run/helpers';
 
 const root = join(__dirname, '..', '..');
 const bin = join(process.env.SCANFLOW_CACHE ?? '/var/cache/scanflow', 'k8s/v1.37.2/bin');
@@ -41,7 +42,7 @@ const skip =
     ? false
     : `${missing.join(', ')} not built in ${bin} (scripts/k8s/build.sh builds them)`;
 const STARTUP = { timeout: 240_000 };
-const DEPLOY = { timeout: 180_000 };
+const DEPLOY = { timeout: 300_000 };
 const TOKEN = 'test-token-0123';
 const NODE = 'scanflow/node:20';
 /** Images that only the test's kwok Stages know: their pods fail, or keep running. */
@@ -146,7 +147,7 @@ describe('scanflow deploy --to k8s (Jobs) on a simulated cluster', { skip }, () 
     );
     if (applied.code !== 0) {
       noStages =
-        `kwok on this cluster does not read Stage objects (${applied.stderr.trim()}): ` +
+        'kwok on this cluster reads no Stage objects (the API serves no kind Stage): ' +
         'scripts/k8s/cluster.sh must install the Stage CRD and start kwok with --enable-crds=Stage';
     }
   }, STARTUP);
@@ -155,7 +156,7 @@ describe('scanflow deploy --to k8s (Jobs) on a simulated cluster', { skip }, () 
     if (given) {
       // A cluster that stays up: leave it as it was.
       for (const name of deployed) await undeployKubernetes(name, kubeconfig).catch(() => 0);
-      await kubectl(kubeconfig, ['delete', 'pv', '-l', 'scanflow-test=k8s-deploy']);
+      await kubectl(kubeconfig, ['delete', 'pv', '--wait=false', '-l', 'scanflow-test=k8s-deploy']);
       await kubectl(kubeconfig, ['delete', '-f', '-'], yaml(STAGES));
     }
     await cluster?.stop();
@@ -191,7 +192,10 @@ describe('scanflow deploy --to k8s (Jobs) on a simulated cluster', { skip }, () 
     const volumes = claims.map(claim => ({
       apiVersion: 'v1',
       kind: 'PersistentVolume',
-      metadata: { name: `${name}-${claim.metadata!.name}`, labels: { 'scanflow-test': 'k8s-deploy' } },
+      metadata: {
+        name: `${name}-${claim.metadata!.name}`,
+        labels: { 'scanflow-test': 'k8s-deploy' }
+      },
       spec: {
         capacity: { storage: claim.spec!.resources!.requests!.storage },
         accessModes: ['ReadWriteOnce'],
@@ -220,146 +224,268 @@ describe('scanflow deploy --to k8s (Jobs) on a simulated cluster', { skip }, () 
   const idOf = (plan: DeploymentPlan, service: string) =>
     plan.steps.find(s => s.service === service)!.id;
 
-  test('hello converges: every Job completes, each released after its needs completed', DEPLOY, async () => {
-    const { plan, reports, events, durationMs } = await deploy(hello, 'hello-k8s');
-    for (const report of reports.values()) {
-      assert.equal(report.status, 'succeeded', `${report.id}: ${report.error?.message}`);
-      assert.equal(report.attempts, 1, report.id);
-    }
-    assert.equal(reports.size, 5);
-    const running = events.filter(e => e.type === 'step-running');
-    assert.equal(running.length, 5, 'one attempt per step');
-
-    const jobs = await jobsOf(kubeconfig, plan.name);
-    assert.deepEqual([...jobs.keys()].sort(), plan.steps.map(s => s.service).sort());
-    for (const [name, job] of jobs) {
-      assert.ok(condition(job, 'Complete'), `${name} is Complete`);
-      assert.equal(job.spec!.suspend, false, `${name} was released`);
-      const started = Date.parse(String(job.status!.startTime));
-      for (const need of JSON.parse(job.metadata!.annotations!['scanflow.needs']) as string[]) {
-        // The API's times are whole seconds: a release in the same second reads as equal.
-        const completed = Date.parse(String(jobs.get(need)!.status!.completionTime));
-        assert.ok(
-          started >= completed,
-          `${name} started (${job.status!.startTime}) after ${need} completed (${jobs.get(need)!.status!.completionTime})`
-        );
+  test(
+    'hello converges: every Job completes, each released after its needs completed',
+    DEPLOY,
+    async () => {
+      const { plan, reports, events, durationMs } = await deploy(hello, 'hello-k8s');
+      for (const report of reports.values()) {
+        assert.equal(report.status, 'succeeded', `${report.id}: ${report.error?.message}`);
+        assert.equal(report.attempts, 1, report.id);
       }
-    }
-    // The order the scheduler released them in honours every dependency as well.
-    const order = running.map(e => ('step' in e ? e.step : ''));
-    for (const s of plan.steps) {
-      for (const need of s.needs) {
-        assert.ok(
-          order.indexOf(idOf(plan, need)) < order.indexOf(s.id),
-          `${need} before ${s.id}`
-        );
+      assert.equal(reports.size, 5);
+      const running = events.filter(e => e.type === 'step-running');
+      assert.equal(running.length, 5, 'one attempt per step');
+
+      const jobs = await jobsOf(kubeconfig, plan.name);
+      assert.deepEqual([...jobs.keys()].sort(), plan.steps.map(s => s.service).sort());
+      for (const [name, job] of jobs) {
+        assert.ok(condition(job, 'Complete'), `${name} is Complete`);
+        assert.equal(job.spec!.suspend, false, `${name} was released`);
+        const started = Date.parse(String(job.status!.startTime));
+        for (const need of JSON.parse(job.metadata!.annotations!['scanflow.needs']) as string[]) {
+          // The API's times are whole seconds: a release in the same second reads as equal.
+          const completed = Date.parse(String(jobs.get(need)!.status!.completionTime));
+          assert.ok(
+            started >= completed,
+            `${name} started (${job.status!.startTime}) after ${need} completed (${jobs.get(need)!.status!.completionTime})`
+          );
+        }
       }
-    }
-    console.log(`hello deployed in ${durationMs} ms`);
-  });
-
-  test('a failing step is attempted 1 + retries times, and what depends on it never runs', DEPLOY, async (t: TestContext) => {
-    if (noStages) return t.skip(noStages);
-    const flaky = workflow('flaky', [
-      step('prepare', { image: NODE }),
-      step('fails', { image: FAILS, retries: 2, after: ['prepare'] }),
-      step('publish', { image: NODE, after: ['fails'] })
-    ]);
-    const { plan, reports, events, durationMs } = await deploy(flaky, 'flaky-k8s');
-    assert.equal(reports.get('flaky.prepare')!.status, 'succeeded');
-    const failed = reports.get('flaky.fails')!;
-    assert.equal(failed.status, 'failed');
-    assert.equal(failed.attempts, 3);
-    assert.equal(failed.exitCode, FAIL_CODE, 'the exit code of the pod\'s container');
-    const retrying = events.filter(e => e.type === 'step-retrying' && e.step === 'flaky.fails');
-    assert.equal(retrying.length, 2);
-    assert.equal(reports.get('flaky.publish')!.status, 'skipped');
-    assert.equal(reports.get('flaky.publish')!.attempts, 0);
-
-    const jobs = await jobsOf(kubeconfig, plan.name);
-    assert.ok(condition(jobs.get('fails')!, 'Failed'), 'the last attempt\'s Job failed');
-    const publish = jobs.get('publish')!;
-    assert.equal(publish.spec!.suspend, true, 'publish was never released');
-    assert.equal(publish.status?.startTime, undefined);
-    const pods = await getJson<{ items: IPod[] }>(kubeconfig, [
-      'pods',
-      '-n',
-      plan.name,
-      '-l',
-      'batch.kubernetes.io/job-name=publish'
-    ]);
-    assert.equal(pods.items.length, 0, 'publish never had a pod');
-    console.log(`flaky deployed (3 attempts, 1 s + 2 s of backoff) in ${durationMs} ms`);
-  });
-
-  test('undeploy removes the namespace, and the deployments no longer list it', DEPLOY, async () => {
-    const before = await listKubernetesDeployments(kubeconfig);
-    const listed = before.find(d => d.name === 'hello-k8s');
-    assert.ok(listed, `hello-k8s is listed: ${JSON.stringify(before)}`);
-    assert.equal(listed.target, 'k8s');
-    assert.equal(listed.workflow, 'hello');
-    assert.match(listed.runId, /\S/);
-    assert.equal(listed.state, '5 jobs: 5 complete');
-
-    const started = Date.now();
-    const removed = await undeployKubernetes('hello-k8s', kubeconfig);
-    // The namespace, its Secret, 2 claims, the tracker's Deployment, Service and pod, 5 Jobs and
-    // their 5 pods.
-    assert.ok(removed >= 11, `counted ${removed} objects`);
-    const namespace = await kubectl(kubeconfig, ['get', 'namespace', 'hello-k8s']);
-    assert.notEqual(namespace.code, 0, 'the namespace is gone');
-    assert.match(namespace.stderr, /NotFound|not found/);
-    const now = await listKubernetesDeployments(kubeconfig);
-    assert.equal(
-      now.find(d => d.name === 'hello-k8s'),
-      undefined
-    );
-    assert.equal(await undeployKubernetes('hello-k8s', kubeconfig), 0, 'nothing left to remove');
-    assert.equal(await undeployKubernetes('default', kubeconfig), 0, 'not a deployment: untouched');
-    console.log(`undeployed ${removed} objects in ${Date.now() - started} ms`);
-  });
-
-  test('cancel stops a deployment: the running Job is deleted, nothing else is released', DEPLOY, async (t: TestContext) => {
-    if (noStages) return t.skip(noStages);
-    const slow = workflow('slow', [
-      step('wait', { image: SLEEPS }),
-      step('then', { image: NODE, after: ['wait'] })
-    ]);
-    const cancel = new AbortController();
-    let cancelled = 0;
-    const deployment = deploy(slow, 'slow-k8s', {
-      signal: cancel.signal,
-      onEvent: event => {
-        if (event.type !== 'step-running' || event.step !== 'slow.wait') return;
-        // Cancel once the step's pod runs.
-        void eventually(async () => {
-          const pods = await getJson<{ items: IPod[] }>(kubeconfig, [
-            'pods',
-            '-n',
-            'slow-k8s',
-            '-l',
-            'batch.kubernetes.io/job-name=wait'
-          ]);
-          return pods.items.some(p => p.status?.phase === 'Running');
-        }, 'the pod of wait runs').then(() => {
-          cancelled = Date.now();
-          cancel.abort();
-        });
+      // The order the scheduler released them in honours every dependency as well.
+      const order = running.map(e => ('step' in e ? e.step : ''));
+      for (const s of plan.steps) {
+        for (const need of s.needs) {
+          assert.ok(
+            order.indexOf(idOf(plan, need)) < order.indexOf(s.id),
+            `${need} before ${s.id}`
+          );
+        }
       }
-    });
-    const { reports } = await deployment;
-    assert.ok(cancelled > 0, 'cancelled while wait ran');
-    const stopMs = Date.now() - cancelled;
-    assert.ok(stopMs < 10_000, `stopped ${stopMs} ms after the cancel`);
-    assert.equal(reports.get('slow.wait')!.status, 'cancelled');
-    assert.equal(reports.get('slow.then')!.status, 'cancelled');
-    assert.equal(reports.get('slow.then')!.attempts, 0);
-    await eventually(async () => {
-      const job = await kubectl(kubeconfig, ['get', 'job', '-n', 'slow-k8s', 'wait']);
-      return job.code !== 0 && /NotFound|not found/.test(job.stderr);
-    }, 'the Job of wait is deleted');
-    const then = (await jobsOf(kubeconfig, 'slow-k8s')).get('then')!;
-    assert.equal(then.spec!.suspend, true, 'then was never released');
-    console.log(`stopped ${stopMs} ms after the cancel`);
+      console.log(`hello deployed in ${durationMs} ms`);
+    }
+  );
+
+  test(
+    'a failing step is attempted 1 + retries times, and what depends on it never runs',
+    DEPLOY,
+    async (t: TestContext) => {
+      if (noStages) return t.skip(noStages);
+      const flaky = workflow('flaky', [
+        step('prepare', { image: NODE }),
+        step('fails', { image: FAILS, retries: 2, after: ['prepare'] }),
+        step('publish', { image: NODE, after: ['fails'] })
+      ]);
+      const { plan, reports, events, durationMs } = await deploy(flaky, 'flaky-k8s');
+      assert.equal(reports.get('flaky.prepare')!.status, 'succeeded');
+      const failed = reports.get('flaky.fails')!;
+      assert.equal(failed.status, 'failed');
+      assert.equal(failed.attempts, 3);
+      assert.equal(failed.exitCode, FAIL_CODE, "the exit code of the pod's container");
+      const retrying = events.filter(e => e.type === 'step-retrying' && e.step === 'flaky.fails');
+      assert.equal(retrying.length, 2);
+      assert.equal(reports.get('flaky.publish')!.status, 'skipped');
+      assert.equal(reports.get('flaky.publish')!.attempts, 0);
+
+      const jobs = await jobsOf(kubeconfig, plan.name);
+      assert.ok(condition(jobs.get('fails')!, 'Failed'), "the last attempt's Job failed");
+      const publish = jobs.get('publish')!;
+      assert.equal(publish.spec!.suspend, true, 'publish was never released');
+      assert.equal(publish.status?.startTime, undefined);
+      const pods = await getJson<{ items: IPod[] }>(kubeconfig, [
+        'pods',
+        '-n',
+        plan.name,
+        '-l',
+        'batch.kubernetes.io/job-name=publish'
+      ]);
+      assert.equal(pods.items.length, 0, 'publish never had a pod');
+      console.log(`flaky deployed (3 attempts, 1 s + 2 s of backoff) in ${durationMs} ms`);
+    }
+  );
+
+  test(
+    'a step that outlives its timeout is stopped, and retried as under scanflow run',
+    DEPLOY,
+    async (t: TestContext) => {
+      if (noStages) return t.skip(noStages);
+      const late = workflow('late', [step('hangs', { image: SLEEPS, timeout: 2, retries: 1 })]);
+      const { plan, reports, events } = await deploy(late, 'late-k8s');
+      const hangs = reports.get('late.hangs')!;
+      assert.equal(hangs.status, 'failed');
+      assert.equal(hangs.attempts, 2);
+      assert.equal(hangs.exitCode, 137);
+      assert.match(hangs.error!.message, /timeout of 2 s/);
+      assert.equal(events.filter(e => e.type === 'step-retrying').length, 1);
+      const job = await kubectl(kubeconfig, ['get', 'job', '-n', plan.name, 'hangs']);
+      assert.match(job.stderr, /NotFound|not found/, "the stopped attempt's Job is deleted");
+    }
+  );
+
+  test(
+    'a manifest the API server refuses fails the deployment, naming the field',
+    DEPLOY,
+    async () => {
+      const plan = planDeployment(workflow('strict', [step('one', { image: NODE })]), {
+        target: 'k8s',
+        baseDir: root,
+        trackerImage: 'scanflow/tracker:test',
+        name: 'strict-k8s'
+      });
+      const manifests = renderKubernetes(plan, { token: TOKEN, flavor: 'jobs' });
+      const job = manifests.find(m => m.kind === 'Job')!;
+      Object.assign(job.spec!, { bogus: 3 });
+      deployed.push(plan.name);
+      await assert.rejects(
+        followKubernetes({
+          plan,
+          manifests,
+          emit: () => undefined,
+          signal: new AbortController().signal,
+          kubeconfig
+        }),
+        (error: Error) => {
+          assert.equal(error.name, 'DeployError');
+          assert.match(error.message, /Job strict-k8s\/one/);
+          assert.match(error.message, /\.spec\.bogus: field not declared in schema/);
+          return true;
+        }
+      );
+      const created = await kubectl(kubeconfig, ['get', 'job', '-n', plan.name, 'one']);
+      assert.notEqual(created.code, 0, 'the Job was not created');
+    }
+  );
+
+  test(
+    'undeploy removes the namespace, and the deployments no longer list it',
+    DEPLOY,
+    async () => {
+      const before = await listKubernetesDeployments(kubeconfig);
+      const listed = before.find(d => d.name === 'hello-k8s');
+      assert.ok(listed, `hello-k8s is listed: ${JSON.stringify(before)}`);
+      assert.equal(listed.target, 'k8s');
+      assert.equal(listed.workflow, 'hello');
+      assert.match(listed.runId, /\S/);
+      assert.equal(listed.state, '5 jobs: 5 complete');
+
+      const started = Date.now();
+      const removed = await undeployKubernetes('hello-k8s', kubeconfig);
+      // The namespace, its Secret, 2 claims, the tracker's Deployment, Service and pod, 5 Jobs and
+      // their 5 pods.
+      assert.ok(removed >= 11, `counted ${removed} objects`);
+      const namespace = await kubectl(kubeconfig, ['get', 'namespace', 'hello-k8s']);
+      assert.notEqual(namespace.code, 0, 'the namespace is gone');
+      assert.match(namespace.stderr, /NotFound|not found/);
+      const now = await listKubernetesDeployments(kubeconfig);
+      assert.equal(
+        now.find(d => d.name === 'hello-k8s'),
+        undefined
+      );
+      assert.equal(await undeployKubernetes('hello-k8s', kubeconfig), 0, 'nothing left to remove');
+      assert.equal(
+        await undeployKubernetes('default', kubeconfig),
+        0,
+        'not a deployment: untouched'
+      );
+      console.log(`undeployed ${removed} objects in ${Date.now() - started} ms`);
+    }
+  );
+
+  test(
+    'cancel stops a deployment: the running Job is deleted, nothing else is released',
+    DEPLOY,
+    async (t: TestContext) => {
+      if (noStages) return t.skip(noStages);
+      const slow = workflow('slow', [
+        step('wait', { image: SLEEPS }),
+        step('then', { image: NODE, after: ['wait'] })
+      ]);
+      const cancel = new AbortController();
+      let cancelled = 0;
+      const deployment = deploy(slow, 'slow-k8s', {
+        signal: cancel.signal,
+        onEvent: event => {
+          if (event.type !== 'step-running' || event.step !== 'slow.wait') return;
+          // Cancel once the step's pod runs.
+          void eventually(async () => {
+            const pods = await getJson<{ items: IPod[] }>(kubeconfig, [
+              'pods',
+              '-n',
+              'slow-k8s',
+              '-l',
+              'batch.kubernetes.io/job-name=wait'
+            ]);
+            return pods.items.some(p => p.status?.phase === 'Running');
+          }, 'the pod of wait runs').then(
+            () => {
+              cancelled = Date.now();
+              cancel.abort();
+            },
+            () => cancel.abort() // it never ran: stop anyway (the assertions below fail)
+          );
+        }
+      });
+      const { reports } = await deployment;
+      assert.ok(cancelled > 0, 'cancelled while wait ran');
+      const stopMs = Date.now() - cancelled;
+      assert.ok(stopMs < 10_000, `stopped ${stopMs} ms after the cancel`);
+      assert.equal(reports.get('slow.wait')!.status, 'cancelled');
+      assert.equal(reports.get('slow.then')!.status, 'cancelled');
+      assert.equal(reports.get('slow.then')!.attempts, 0);
+      await eventually(async () => {
+        const job = await kubectl(kubeconfig, ['get', 'job', '-n', 'slow-k8s', 'wait']);
+        return job.code !== 0 && /NotFound|not found/.test(job.stderr);
+      }, 'the Job of wait is deleted');
+      const then = (await jobsOf(kubeconfig, 'slow-k8s')).get('then')!;
+      assert.equal(then.spec!.suspend, true, 'then was never released');
+      console.log(`stopped ${stopMs} ms after the cancel`);
+    }
+  );
+});
+
+describe('`scanflow deploy --to k8s` as typed', { skip }, () => {
+  test('deploys, lists and undeploys a workflow through the CLI', DEPLOY, async () => {
+    const cluster = await startCluster({ simulated: true });
+    try {
+      const name = `k8scli${process.pid.toString(36)}`;
+      const file = writeDefinition({
+        kind: 'workflow',
+        name,
+        steps: [
+          { kind: 'step', name: 'first', image: NODE, command: ['node', '-e', '0'] },
+          { kind: 'step', name: 'second', image: NODE, command: ['node', '-e', '0'] }
+        ]
+      });
+      // The simulated cluster has no volume provisioner: the outputs claim gets a volume by hand.
+      const volume = {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: `${name}-outputs` },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteOnce'],
+          hostPath: { path: `/tmp/scanflow-k8s-volumes/${name}` },
+          claimRef: { namespace: name, name: `${name}-outputs` }
+        }
+      };
+      assert.equal(
+        (await kubectl(cluster.kubeconfig, ['apply', '-f', '-'], yaml([volume]))).code,
+        0
+      );
+      const kube = ['--kubeconfig', cluster.kubeconfig];
+      const deployed = await scanflow(['deploy', file, '--to', 'k8s', '--no-tracker', ...kube]);
+      assert.equal(deployed.code, 0, deployed.stderr);
+      assert.match(deployed.stdout, new RegExp(`run \\S+ succeeded: 2 steps`));
+      assert.match(deployed.stdout, /start {2}k8scli\S*\.second/);
+      const listed = await scanflow(['deployments', ...kube]);
+      assert.match(listed.stdout, new RegExp(`${name}\\tk8s\\tworkflow ${name}\\t`));
+      const removed = await scanflow(['undeploy', name, ...kube]);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.match(removed.stdout, new RegExp(`undeployed ${name}: namespace ${name}`));
+      const again = await scanflow(['deployments', ...kube]);
+      assert.doesNotMatch(again.stdout, new RegExp(name));
+    } finally {
+      await cluster.stop();
+    }
   });
 });
