@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what Scanflow's tests and demo need on a fresh Debian machine:
-# the Docker engine (Debian's docker.io), Chromium for UI tests, debootstrap for local base images.
+# the Docker engine (Debian's docker.io), Chromium for UI tests, debootstrap for local base images,
+# docker-compose, and Debian's docker-registry (a local registry for the deploy tests).
 # Idempotent: safe to run again; does nothing that is already done.
 set -euo pipefail
 
@@ -9,6 +10,8 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+# A local image registry for the tests of `--registry` (not started here: the tests start their own).
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 dpkg -s python3-venv >/dev/null 2>&1 || true
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} from Debian"

@@ -96,7 +96,11 @@ export class DockerClient {
     let stream: NodeJS.ReadableStream;
     try {
       await this.docker.getImage(source).tag(tagged);
-      stream = await this.docker.getImage(target).push({ abortSignal: signal });
+      // The engine wants an X-Registry-Auth header even for a registry without authentication;
+      // the user's credentials stay with the engine (docker login), so it is empty.
+      stream = await this.docker
+        .getImage(target)
+        .push({ abortSignal: signal, authconfig: { serveraddress: target.split('/')[0] } });
     } catch (error) {
       throw new DockerStreamError(errorText(error));
     }
