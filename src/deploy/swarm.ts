@@ -58,6 +58,9 @@ export function renderStack(plan: DeploymentPlan): StackDocument {
         restart_policy: { condition: 'any', delay: '1s' },
         // One store per tracker: the old task stops before the new one opens it.
         update_config: { order: 'stop-first', failure_action: 'rollback' },
+        // Its store is a local volume: the tracker stays on the manager that holds it (and that
+        // `scanflow deploy` relays to), whichever nodes the steps run on.
+        placement: { constraints: ['node.role == manager'] },
         labels: { ...plan.labels, 'scanflow.service': 'tracker' }
       }
     };
