@@ -209,6 +209,10 @@ describe('scanflow deploy --to compose', () => {
     assert.equal(listed?.runId, deployment.id);
     const before = await deploymentObjects(deployment.name);
     assert.ok(before.containers.length >= 2 && before.volumes.length === 2);
+    // `scanflow clean` removes runs' leftovers, never a deployment.
+    const { clean } = await import('../../src/run/clean');
+    await clean({ runId: deployment.id });
+    assert.deepEqual(await deploymentObjects(deployment.name), before);
     await undeploy(deployment.name);
     assert.deepEqual(await deploymentObjects(deployment.name), NOTHING);
     assert.equal(
