@@ -14,6 +14,7 @@ import {
 } from '../run/errors';
 import type { EventInit } from '../run/events';
 import type { StepReport } from '../run/scheduler';
+import { followContainerLogs } from './container-logs';
 import { lastLines, runCompose } from './docker-cli';
 import { DeployError } from './errors';
 import { DEPLOY_LABEL, TOKEN_VARIABLE, TRACKER_PORT, type DeploymentPlan } from './plan';
@@ -165,10 +166,14 @@ async function observe(
     emit({ type: 'step-running', step, attempt: w.report.attempts });
     w.logs?.removeAllListeners();
     w.lastLine = undefined;
-    w.logs = await followLogs(container, state.StartedAt, (stream, line) => {
-      if (line.trim()) w.lastLine = line;
-      emit({ type: 'step-log', step, stream, line });
-    });
+    w.logs = await followContainerLogs(
+      container,
+      (stream, line) => {
+        if (line.trim()) w.lastLine = line;
+        emit({ type: 'step-log', step, stream, line });
+      },
+      Math.floor((Date.parse(state.StartedAt) || Date.now()) / 1000)
+    );
   }
   const timeout = plan.steps.find(s => s.id === step)?.spec.timeout;
   if (state.Running && timeout && Date.now() - w.startedAt! > timeout * 1000 && !w.timedOut) {
@@ -207,31 +212,4 @@ async function observe(
     error: error.message,
     exitCode: state.ExitCode
   });
-}
-
-/** Streams a container's log lines from `since` (one attempt); returns the stream. */
-async function followLogs(
-  container: Docker.Container,
-  since: string,
-  onLine: (stream: 'stdout' | 'stderr', line: string) => void
-): Promise<NodeJS.ReadableStream> {
-  const sinceSeconds = Math.floor((Date.parse(since) || Date.now()) / 1000);
-  const stream = (await container.logs({
-    follow: true,
-    stdout: true,
-    stderr: true,
-    since: sinceSeconds
-  })) as unknown as NodeJS.ReadableStream;
-  const partial = { stdout: '', stderr: '' };
-  const demux = (kind: 'stdout' | 'stderr') =>
-    ({
-      write(chunk: Buffer) {
-        const lines = (partial[kind] + chunk.toString()).split(/\r?\n/);
-        partial[kind] = lines.pop() ?? '';
-        lines.forEach(line => onLine(kind, line));
-        return true;
-      }
-    }) as unknown as NodeJS.WritableStream;
-  container.modem.demuxStream(stream, demux('stdout'), demux('stderr'));
-  return stream;
 }

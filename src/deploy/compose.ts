@@ -54,6 +54,30 @@ export function trackerCommand(tracker: PlannedTracker): string[] {
   ];
 }
 
+/** What a tracker service is in a compose or stack file; each target adds its own policies. */
+export function trackerService(
+  plan: DeploymentPlan,
+  tracker: PlannedTracker
+): Record<string, unknown> {
+  return {
+    image: plan.trackerImage,
+    command: trackerCommand(tracker),
+    environment: {
+      [TOKEN_VARIABLE]: TOKEN_REFERENCE,
+      [RECORD_VARIABLE]: literal(JSON.stringify(tracker.record))
+    },
+    networks: ['workflow'],
+    volumes: [{ type: 'volume', source: 'tracker', target: TRACKER_DATA }],
+    healthcheck: {
+      test: trackerHealthcheck(),
+      interval: HEALTH_INTERVAL,
+      timeout: '5s',
+      retries: 120
+    },
+    labels: { ...plan.labels, 'scanflow.service': 'tracker' }
+  };
+}
+
 export interface ComposeDocument {
   services: Record<string, Record<string, unknown>>;
   networks: Record<string, unknown>;
@@ -64,24 +88,10 @@ export function renderCompose(plan: DeploymentPlan): ComposeDocument {
   const services: ComposeDocument['services'] = {};
   for (const tracker of plan.trackers) {
     services[tracker.service] = {
-      image: plan.trackerImage,
-      command: trackerCommand(tracker),
-      environment: {
-        [TOKEN_VARIABLE]: TOKEN_REFERENCE,
-        [RECORD_VARIABLE]: literal(JSON.stringify(tracker.record))
-      },
-      networks: ['workflow'],
-      volumes: [{ type: 'volume', source: 'tracker', target: TRACKER_DATA }],
+      ...trackerService(plan, tracker),
       // Reachable from this machine's loopback only (a free port: `docker-compose port`).
       ports: [`127.0.0.1::${TRACKER_PORT}`],
-      healthcheck: {
-        test: trackerHealthcheck(),
-        interval: HEALTH_INTERVAL,
-        timeout: '5s',
-        retries: 120
-      },
-      restart: 'unless-stopped',
-      labels: { ...plan.labels, 'scanflow.service': 'tracker' }
+      restart: 'unless-stopped'
     };
   }
   for (const step of plan.steps) services[step.service] = stepService(step);

@@ -32,10 +32,11 @@ import { Writable } from 'node:stream';
 import type { EventInit } from '../run/events';
 import type { AttemptOutcome, Executor, StepRequest } from '../run/executor';
 import { LineSplitter } from '../run/lines';
-import { schedule, type StepReport } from '../run/scheduler';
+import type { StepReport } from '../run/scheduler';
 import { DeployError } from './errors';
 import { STEP_CONTAINER } from './k8s';
 import { DEPLOY_LABEL, type DeploymentPlan, type PlannedStep } from './plan';
+import { releaseInOrder } from './release';
 
 /** The field manager of everything scanflow applies (`kubectl get --show-managed-fields`). */
 export const FIELD_MANAGER = 'scanflow';
@@ -74,20 +75,7 @@ export async function followKubernetes(
     emit({ type: 'notice', message: `waiting for the tracker Deployment ${tracker.service}` });
     await waitForDeployment(cluster, plan.name, tracker.service, signal);
   }
-  const releaser = new K8sReleaser(plan, manifests, cluster);
-  return schedule(
-    plan.graph,
-    releaser,
-    {
-      // The cluster's scheduler places the pods: this machine's cores are no limit.
-      concurrency: Math.max(1, plan.steps.length),
-      keepGoing: false,
-      retryDelayMs: 1000,
-      environment: { runId: plan.runId }
-    },
-    emit,
-    signal
-  );
+  return releaseInOrder(plan, new K8sReleaser(plan, manifests, cluster), emit, signal);
 }
 
 /**

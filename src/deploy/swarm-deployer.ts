@@ -9,10 +9,12 @@ import type Docker from 'dockerode';
 import type { DockerClient } from '../run/docker/client';
 import type { EventInit } from '../run/events';
 import type { AttemptOutcome, Executor, StepRequest } from '../run/executor';
-import { schedule, type StepReport } from '../run/scheduler';
+import type { StepReport } from '../run/scheduler';
+import { followContainerLogs } from './container-logs';
 import { lastLines, runCommand } from './docker-cli';
 import { DeployError } from './errors';
 import { TOKEN_VARIABLE, TRACKER_PORT, type DeploymentPlan } from './plan';
+import { releaseInOrder } from './release';
 
 const POLL_MS = 100;
 
@@ -54,21 +56,7 @@ export async function followSwarm(settings: SwarmSettings): Promise<Map<string, 
   if (root && settings.onTracker && !signal.aborted) {
     await settings.onTracker(await startGateway(plan, root.service, client));
   }
-  const releaser = new SwarmReleaser(plan, client);
-  const graph = { ...plan.graph };
-  return schedule(
-    graph,
-    releaser,
-    {
-      // The cluster's scheduler places the tasks: this machine's cores are no limit.
-      concurrency: Math.max(1, plan.steps.length),
-      keepGoing: false,
-      retryDelayMs: 1000,
-      environment: { runId: plan.runId }
-    },
-    emit,
-    signal
-  );
+  return releaseInOrder(plan, new SwarmReleaser(plan, client), emit, signal);
 }
 
 /**
@@ -195,7 +183,7 @@ export class SwarmReleaser implements Executor {
       const container = task?.Status?.ContainerStatus?.ContainerID;
       if (container && following !== container) {
         following = container;
-        void this.followLogs(container, (stream, line) => {
+        void followContainerLogs(this.client.docker.getContainer(container), (stream, line) => {
           lastLine = line;
           request.log(stream, line);
         });
@@ -221,28 +209,6 @@ export class SwarmReleaser implements Executor {
       }
       await sleep(POLL_MS);
     }
-  }
-
-  private async followLogs(
-    id: string,
-    onLine: (stream: 'stdout' | 'stderr', line: string) => void
-  ): Promise<void> {
-    const container = this.client.docker.getContainer(id);
-    const stream = (await container
-      .logs({ follow: true, stdout: true, stderr: true })
-      .catch(() => undefined)) as NodeJS.ReadableStream | undefined;
-    if (!stream) return;
-    const partial = { stdout: '', stderr: '' };
-    const sink = (kind: 'stdout' | 'stderr') =>
-      ({
-        write(chunk: Buffer) {
-          const lines = (partial[kind] + chunk.toString()).split(/\r?\n/);
-          partial[kind] = lines.pop() ?? '';
-          lines.forEach(line => onLine(kind, line));
-          return true;
-        }
-      }) as unknown as NodeJS.WritableStream;
-    container.modem.demuxStream(stream, sink('stdout'), sink('stderr'));
   }
 }
 

@@ -8,20 +8,8 @@
  */
 import { CONTAINER_INPUTS, CONTAINER_OUTPUTS } from '../run/docker/container-config';
 import { parseMemory } from '../workflow';
-import {
-  HEALTH_INTERVAL,
-  literal,
-  TOKEN_REFERENCE,
-  trackerCommand,
-  trackerHealthcheck
-} from './compose';
-import {
-  RECORD_VARIABLE,
-  TOKEN_VARIABLE,
-  TRACKER_DATA,
-  type DeploymentPlan,
-  type PlannedStep
-} from './plan';
+import { literal, TOKEN_REFERENCE, trackerService } from './compose';
+import type { DeploymentPlan, PlannedStep } from './plan';
 
 export interface StackDocument {
   version: string;
@@ -34,21 +22,7 @@ export function renderStack(plan: DeploymentPlan): StackDocument {
   const services: StackDocument['services'] = {};
   for (const tracker of plan.trackers) {
     services[tracker.service] = {
-      image: plan.trackerImage,
-      command: trackerCommand(tracker),
-      environment: {
-        [TOKEN_VARIABLE]: TOKEN_REFERENCE,
-        [RECORD_VARIABLE]: literal(JSON.stringify(tracker.record))
-      },
-      networks: ['workflow'],
-      volumes: [{ type: 'volume', source: 'tracker', target: TRACKER_DATA }],
-      healthcheck: {
-        test: trackerHealthcheck(),
-        interval: HEALTH_INTERVAL,
-        timeout: '5s',
-        retries: 120
-      },
-      labels: { ...plan.labels, 'scanflow.service': 'tracker' },
+      ...trackerService(plan, tracker),
       deploy: {
         mode: 'replicated',
         replicas: 1,

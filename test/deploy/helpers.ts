@@ -98,10 +98,10 @@ export async function deploymentObjects(name: string) {
     swarm ? docker.listSecrets({ filters }) : []
   ]);
   return {
-    containers: containers.map(c => c.Names[0]),
-    networks: networks.map(n => n.Name),
-    volumes: (volumes.Volumes ?? []).map(v => v.Name),
-    services: services.map(s => s.Spec?.Name ?? s.ID),
+    containers: containers.map(c => c.Names[0]).sort(),
+    networks: networks.map(n => n.Name).sort(),
+    volumes: (volumes.Volumes ?? []).map(v => v.Name).sort(),
+    services: services.map(s => s.Spec?.Name ?? s.ID).sort(),
     configs: configs.length + secrets.length
   };
 }

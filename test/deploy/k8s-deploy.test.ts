@@ -475,10 +475,14 @@ describe('`scanflow deploy --to k8s` as typed', { skip }, () => {
       const kube = ['--kubeconfig', cluster.kubeconfig];
       const deployed = await scanflow(['deploy', file, '--to', 'k8s', '--no-tracker', ...kube]);
       assert.equal(deployed.code, 0, deployed.stderr);
-      assert.match(deployed.stdout, new RegExp(`run \\S+ succeeded: 2 steps`));
+      assert.match(deployed.stdout, new RegExp(`run \\S+ succeeded: 2 steps`), deployed.stderr);
       assert.match(deployed.stdout, /start {2}k8scli\S*\.second/);
       const listed = await scanflow(['deployments', ...kube]);
-      assert.match(listed.stdout, new RegExp(`${name}\\tk8s\\tworkflow ${name}\\t`));
+      assert.match(
+        listed.stdout,
+        new RegExp(`${name}\\tk8s\\tworkflow ${name}\\t`),
+        listed.stdout + listed.stderr
+      );
       const removed = await scanflow(['undeploy', name, ...kube]);
       assert.equal(removed.code, 0, removed.stderr);
       assert.match(removed.stdout, new RegExp(`undeployed ${name}: namespace ${name}`));
