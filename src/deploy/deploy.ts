@@ -20,8 +20,7 @@ import type { StepReport } from '../run/scheduler';
 import { RestStore } from '../track/rest-store';
 import { RunRecorder } from '../track/recorder';
 import type { WorkflowSpec } from '../workflow';
-import { composeArgs, followCompose, startComposeTrackers } from './compose-deployer';
-import { lastLines, runCompose, runCommand } from './docker-cli';
+import { followCompose, startComposeTrackers } from './compose-deployer';
 import { DeployError } from './errors';
 import { exportWorkflow, type ExportResult } from './export';
 import { DEPLOY_LABEL, TOKEN_VARIABLE, dnsName, type DeploymentPlan, type Target } from './plan';
@@ -389,5 +388,3 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
     await new Promise(resolve => setTimeout(resolve, 250));
   }
 }
-
-export { composeArgs, runCompose, runCommand, lastLines };
