@@ -24,7 +24,7 @@ export function literal(value: string): string {
   return value.replace(/\$/g, '$$$$');
 }
 
-function literalEnv(env: Record<string, string>): Record<string, string> {
+export function literalEnv(env: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, literal(v)]));
 }
 
@@ -98,12 +98,15 @@ export function renderCompose(plan: DeploymentPlan): ComposeDocument {
   return {
     services,
     networks: { workflow: { name: plan.network, labels: plan.labels } },
-    volumes: {
-      outputs: { name: plan.volume, labels: plan.labels },
-      ...(plan.trackers.length
-        ? { tracker: { name: plan.trackerVolume, labels: plan.labels } }
-        : {})
-    }
+    volumes: deploymentVolumes(plan)
+  };
+}
+
+/** The named volumes of a compose or stack file: the outputs, and the trackers' stores. */
+export function deploymentVolumes(plan: DeploymentPlan): Record<string, unknown> {
+  return {
+    outputs: { name: plan.volume, labels: plan.labels },
+    ...(plan.trackers.length ? { tracker: { name: plan.trackerVolume, labels: plan.labels } } : {})
   };
 }
 

@@ -15,7 +15,7 @@ import { DockerClient } from '../run/docker/client';
 import { EngineError, RunError } from '../run/errors';
 import { EventLog } from '../run/events';
 import type { RunResult, WorkflowRun } from '../run/run';
-import { newRunId } from '../run/run';
+import { newRunId, outcome } from '../run/run';
 import type { StepReport } from '../run/scheduler';
 import { RestStore } from '../track/rest-store';
 import { RunRecorder } from '../track/recorder';
@@ -142,13 +142,7 @@ async function execute(
         kubeconfig: options.kubeconfig
       });
     }
-    const all = [...reports.values()];
-    result.status = signal.aborted
-      ? 'cancelled'
-      : all.every(r => r.status === 'succeeded')
-        ? 'succeeded'
-        : 'failed';
-    result.error = all.find(r => r.error)?.error;
+    Object.assign(result, outcome(reports, signal.aborted));
   } catch (error) {
     result.status = signal.aborted ? 'cancelled' : 'failed';
     result.error =

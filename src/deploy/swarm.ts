@@ -8,7 +8,7 @@
  */
 import { CONTAINER_INPUTS, CONTAINER_OUTPUTS } from '../run/docker/container-config';
 import { parseMemory } from '../workflow';
-import { literal, TOKEN_REFERENCE, trackerService } from './compose';
+import { deploymentVolumes, literal, literalEnv, TOKEN_REFERENCE, trackerService } from './compose';
 import type { DeploymentPlan, PlannedStep } from './plan';
 
 export interface StackDocument {
@@ -47,12 +47,7 @@ export function renderStack(plan: DeploymentPlan): StackDocument {
       // Attachable: `scanflow deploy` and people debugging can join it with a container.
       workflow: { name: plan.network, driver: 'overlay', attachable: true, labels: plan.labels }
     },
-    volumes: {
-      outputs: { name: plan.volume, labels: plan.labels },
-      ...(plan.trackers.length
-        ? { tracker: { name: plan.trackerVolume, labels: plan.labels } }
-        : {})
-    }
+    volumes: deploymentVolumes(plan)
   };
 }
 
@@ -68,7 +63,7 @@ function stepService(step: PlannedStep): Record<string, unknown> {
     image: step.image,
     ...(step.command ? { command: step.command.map(literal) } : {}),
     environment: {
-      ...Object.fromEntries(Object.entries(step.env).map(([k, v]) => [k, literal(v)])),
+      ...literalEnv(step.env),
       ...(step.token ? { MLFLOW_TRACKING_TOKEN: TOKEN_REFERENCE } : {})
     },
     networks: ['workflow'],

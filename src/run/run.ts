@@ -193,13 +193,7 @@ async function execute(
         emit,
         cancel
       );
-      const all = [...reports.values()];
-      result.status = cancel.aborted
-        ? 'cancelled'
-        : all.every(r => r.status === 'succeeded')
-          ? 'succeeded'
-          : 'failed';
-      result.error = all.find(r => r.error)?.error;
+      Object.assign(result, outcome(reports, cancel.aborted));
     }
   } catch (error) {
     result.status = cancel.aborted ? 'cancelled' : 'failed';
@@ -348,6 +342,22 @@ async function chooseExecutor(
     }
   }
   return docker;
+}
+
+/** How a run ended, from its steps' reports: its status and its first failure. */
+export function outcome(
+  reports: Map<string, StepReport>,
+  cancelled: boolean
+): Pick<RunResult, 'status' | 'error'> {
+  const all = [...reports.values()];
+  return {
+    status: cancelled
+      ? 'cancelled'
+      : all.every(r => r.status === 'succeeded')
+        ? 'succeeded'
+        : 'failed',
+    error: all.find(r => r.error)?.error
+  };
 }
 
 /** A run id: the UTC date and time and four random hex digits, e.g. 20261129-140512-a1b2. */
