@@ -91,6 +91,12 @@ export class AutoencoderDrift implements DriftDetector<Matrix, AutoencoderDetail
   get level(): number {
     return this.state.level;
   }
+
+  /** Numbers per sample the autoencoder takes. */
+  get inputSize(): number {
+    return this.state.inputSize;
+  }
+
   get sampleThreshold(): number {
     return this.state.sampleThreshold;
   }

@@ -28,6 +28,8 @@ export interface OnlineMonitorOptions {
   onAlert?: (alert: MonitorAlert) => void;
   /** What the values are, for reports (default 'score'). */
   label?: string;
+  /** Keep only the last this many points in `timeline` (default: all; a server sets a limit). */
+  timelineLimit?: number;
 }
 
 /** The evidence of an alert. */
@@ -59,11 +61,13 @@ export class OnlineMonitor {
   readonly threshold: number;
   readonly label: string;
   readonly alerts: MonitorAlert[] = [];
-  /** Every value seen, with its windowed distance (the report's timeline). */
+  /** Every value seen (or the last `timelineLimit`), with its windowed distance (the report's timeline). */
   readonly timeline: MonitorPoint[] = [];
   private readonly reference: Float64Array;
   private readonly onAlert?: (alert: MonitorAlert) => void;
+  private readonly timelineLimit: number;
   private window: SlidingWindow;
+  private seen = 0;
 
   constructor(referenceScores: ArrayLike<number>, options: OnlineMonitorOptions = {}) {
     checkVector(referenceScores, 'reference scores');
@@ -84,6 +88,10 @@ export class OnlineMonitor {
     this.window = new SlidingWindow(this.windowSize);
     this.label = options.label ?? 'score';
     this.onAlert = options.onAlert;
+    this.timelineLimit =
+      options.timelineLimit === undefined
+        ? Infinity
+        : checkPositiveInteger(options.timelineLimit, 'timelineLimit');
     this.threshold = calibrate(
       this.reference,
       this.windowSize,
@@ -101,7 +109,7 @@ export class OnlineMonitor {
     for (let i = 0; i < list.length; i++) {
       const value = list[i];
       this.window.push(value);
-      const t = this.timeline.length + 1;
+      const t = ++this.seen;
       let distance: number | null = null;
       let alert = false;
       if (this.window.full) {
@@ -125,6 +133,7 @@ export class OnlineMonitor {
         }
       }
       this.timeline.push({ t, value, distance, alert });
+      if (this.timeline.length > this.timelineLimit) this.timeline.shift();
     }
     return raised;
   }

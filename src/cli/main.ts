@@ -9,6 +9,7 @@ import { registerDeployCommands } from './deploy';
 import { EXIT, InputError } from './errors';
 import { registerGraphCommands } from './graph';
 import { registerRunCommands } from './run';
+import { registerServeCommands } from './serve';
 import { registerTrackerCommands } from './tracker';
 
 const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as {
@@ -38,6 +39,7 @@ export function buildProgram(output: Output = processOutput): Command {
   registerRunCommands(program, output);
   registerTrackerCommands(program, output);
   registerDeployCommands(program, output);
+  registerServeCommands(program, output);
   registerDemoCommands(program, output);
   return program;
 }

@@ -39,7 +39,7 @@ function storeProblem(error: unknown): never {
 }
 
 /** Resolves on SIGINT or SIGTERM (Ctrl-C in a terminal, `docker stop`, `kill`). */
-function stopSignal(): Promise<string> {
+export function stopSignal(): Promise<string> {
   return new Promise(resolve => {
     const stop = (signal: string): void => {
       process.off('SIGINT', stop);

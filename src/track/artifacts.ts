@@ -160,6 +160,11 @@ export class ArtifactStore {
     return Buffer.concat(chunks);
   }
 
+  /** Lists one folder of a run's artifacts, given the run's artifact URI (as RestStore's). */
+  async listArtifacts(artifactUri: string, path = ''): Promise<ArtifactFile[]> {
+    return this.list(this.pathOfUri(artifactUri, path));
+  }
+
   /** The path relative to the root (for messages). */
   relative(file: string): string {
     return relative(this.root, file);
