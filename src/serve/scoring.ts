@@ -128,7 +128,7 @@ function numericRows(table: unknown[], format: string, limits: ScoringLimits): F
         `Row ${i} of "${format}" is ${describe(row)}, not a list: send a list of rows, each a list of ${limits.width} numbers`
       );
     }
-    const values = row.flat(Infinity);
+    const values = flattened(row, i);
     if (values.length !== limits.width) {
       throw new RequestError(
         'INVALID_PARAMETER_VALUE',
@@ -148,6 +148,23 @@ function numericRows(table: unknown[], format: string, limits: ScoringLimits): F
     }
     return out;
   });
+}
+
+/** Deepest nesting of a row: an image with channels ([height][width][channels]). */
+const MAX_ROW_DEPTH = 3;
+
+/** A row's numbers, nested lists (an image) read row-major; iterative, for hostile depths. */
+function flattened(row: unknown[], index: number): unknown[] {
+  let values = row;
+  for (let depth = 1; values.some(Array.isArray); depth++) {
+    if (depth >= MAX_ROW_DEPTH) {
+      throw bad(
+        `Row ${index} is nested more than ${MAX_ROW_DEPTH} lists deep: send each row as a list of numbers (or an image as [height][width][channels])`
+      );
+    }
+    values = values.flat(1);
+  }
+  return values;
 }
 
 function describe(value: unknown): string {
