@@ -20,6 +20,7 @@ import { newRunId } from '../run/run';
 import { parameterArguments, stepEnvironment, enclosingWorkflow } from '../run/step-env';
 import {
   flatten,
+  isService,
   type FlatGraph,
   type FlatStep,
   type Problem,
@@ -165,7 +166,11 @@ export function planDeployment(spec: WorkflowSpec, options: PlanOptions): Deploy
   const notices: string[] = [];
   /** Images of this machine (scanflow's base images) that a cluster cannot pull. */
   const localImages: string[] = [];
-  const steps = graph.steps.map((step): PlannedStep => {
+  // Refused above: a workflow with services has no plan yet (see `refusals`).
+  const batchSteps = graph.steps.filter(
+    (step): step is FlatStep<StepSpec> => step.spec.kind === 'step'
+  );
+  const steps = batchSteps.map((step): PlannedStep => {
     const service = serviceOf.get(step.id)!;
     let env = stepEnvironment(environment, graph, step, enclosingWorkflow(graph, step), 1);
     // A tracker on this machine's loopback is reached as host.docker.internal (compose maps it).
@@ -295,6 +300,14 @@ export function refusals(graph: FlatGraph, options: PlanOptions): Problem[] {
   const { target } = options;
   const problems: Problem[] = [];
   for (const step of graph.steps) {
+    if (isService(step)) {
+      problems.push({
+        where: step.id,
+        message: `it is a service, and services are not exported yet (to ${target} or any target)`,
+        fix: 'run the workflow with `scanflow run`, which keeps its services up until Ctrl-C, or serve the model with `scanflow serve`'
+      });
+      continue;
+    }
     const spec = step.spec;
     const built = options.built?.[step.id] !== undefined;
     if (spec.base !== undefined && !built) {

@@ -4,8 +4,8 @@
  * with textContent only: every string here comes from the user's definition or run.
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
-import type { StepState, WorkflowBundleData } from '../notebook/bundles';
-import type { NodeSpec, StepSpec } from '../workflow/types';
+import { statusText, type StepState, type WorkflowBundleData } from '../notebook/bundles';
+import { isContainer, type NodeSpec, type RunnableSpec } from '../workflow/types';
 
 /** One row of the tooltip: a term and its value; `code` values are set in a monospace font. */
 export interface Fact {
@@ -34,7 +34,7 @@ export function findNode(data: WorkflowBundleData, id: string): NodeSpec | undef
   let rest = id.slice(root.name.length + 1);
   // Names may contain dots: match the longest child name that prefixes the rest.
   while (rest) {
-    if (node.kind === 'step') return undefined;
+    if (!isContainer(node)) return undefined;
     const child: NodeSpec | undefined = node.steps
       .filter(c => rest === c.name || rest.startsWith(`${c.name}.`))
       .sort((a, b) => b.name.length - a.name.length)[0];
@@ -50,8 +50,8 @@ export function nodeDetails(data: WorkflowBundleData, id: string): NodeDetails |
   const node = findNode(data, id);
   if (!node) return undefined;
   const state = data.status?.[id];
-  const facts = node.kind === 'step' ? stepFacts(node) : containerFacts(node);
-  if (state) facts.push(...stateFacts(state, node.kind === 'step' ? node.retries : undefined));
+  const facts = isContainer(node) ? containerFacts(node) : stepFacts(node);
+  if (state) facts.push(...stateFacts(state, isContainer(node) ? undefined : node.retries));
   const details: NodeDetails = { id, kind: node.kind, facts };
   if (node.description) details.description = node.description;
   if (state) details.state = state;
@@ -66,8 +66,20 @@ export function commandLine(argv: string[]): string {
     .join(' ');
 }
 
-function stepFacts(step: StepSpec): Fact[] {
+function stepFacts(step: RunnableSpec): Fact[] {
   const facts: Fact[] = [];
+  if (step.kind === 'service') {
+    const replicas = step.replicas ?? 1;
+    facts.push({
+      term: 'port',
+      value: `${step.port}${replicas > 1 ? ` · ${replicas} replicas` : ''}`
+    });
+    const check = step.healthcheck;
+    if (check?.path) facts.push({ term: 'healthcheck', value: `GET ${check.path}`, code: true });
+    if (check?.command) {
+      facts.push({ term: 'healthcheck', value: commandLine(check.command), code: true });
+    }
+  }
   if (step.image) facts.push({ term: 'image', value: step.image, code: true });
   if (step.dockerfile) {
     const context = step.context ? ` (context ${step.context})` : '';
@@ -90,9 +102,9 @@ function stepFacts(step: StepSpec): Fact[] {
   return facts;
 }
 
-function containerFacts(node: Exclude<NodeSpec, StepSpec>): Fact[] {
+function containerFacts(node: Exclude<NodeSpec, RunnableSpec>): Fact[] {
   const count = (n: NodeSpec): number =>
-    n.kind === 'step' ? 1 : n.steps.reduce((sum, child) => sum + count(child), 0);
+    isContainer(n) ? n.steps.reduce((sum, child) => sum + count(child), 0) : 1;
   const facts: Fact[] = [{ term: 'steps', value: String(count(node)) }];
   if (node.kind === 'workflow') {
     if (node.tracker)
@@ -119,6 +131,9 @@ function stateFacts(state: StepState, retries: number | undefined): Fact[] {
   if (state.durationMs !== undefined)
     facts.push({ term: 'took', value: duration(state.durationMs) });
   if (state.message) facts.push({ term: 'message', value: state.message });
+  for (const endpoint of state.endpoints ?? []) {
+    facts.push({ term: 'endpoint', value: endpoint, code: true });
+  }
   return facts;
 }
 
@@ -194,7 +209,11 @@ export class NodeTooltip {
     );
     const parts = [title];
     if (details.state) {
-      const status = element('div', 'jp-ScanflowWorkflow-tooltipStatus', details.state.status);
+      const status = element(
+        'div',
+        'jp-ScanflowWorkflow-tooltipStatus',
+        statusText(details.state.status)
+      );
       status.dataset.status = details.state.status;
       parts.push(status);
     }

@@ -1,6 +1,6 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
-import type { NodeSpec } from '../workflow/types';
+import { isContainer, type NodeSpec } from '../workflow/types';
 import {
   readWorkflowData,
   type WorkflowBundleData,
@@ -328,7 +328,7 @@ export class WorkflowRenderer extends Widget implements IRenderMime.IRenderer {
 function containerIds(data: WorkflowBundleData): string[] {
   const ids: string[] = [];
   const visit = (node: NodeSpec, id: string): void => {
-    if (node.kind === 'step') return;
+    if (!isContainer(node)) return;
     ids.push(id);
     node.steps.forEach(child => visit(child, `${id}.${child.name}`));
   };
@@ -339,22 +339,26 @@ function containerIds(data: WorkflowBundleData): string[] {
 /** For big graphs: the root's direct sub-workflows and groups start collapsed. */
 function largeGraphCollapsed(data: WorkflowBundleData, above: number): string[] {
   const count = (node: NodeSpec): number =>
-    node.kind === 'step' ? 1 : node.steps.reduce((n, child) => n + count(child), 0);
+    isContainer(node) ? node.steps.reduce((n, child) => n + count(child), 0) : 1;
   if (count(data.workflow) <= above) return [];
   return data.workflow.steps
-    .filter(child => child.kind !== 'step')
+    .filter(isContainer)
     .map(child => `${data.workflow.name}.${child.name}`);
 }
 
 function summarize(data: WorkflowBundleData, drawing: Drawing): string {
-  const { step, workflow, parallel, collapsed } = drawing.counts;
+  const { step, service, workflow, parallel, collapsed } = drawing.counts;
   const parts = [`${step} steps`, `${workflow} workflows`, `${parallel} parallel groups`];
+  if (service) parts.splice(1, 0, `${service} service${service === 1 ? '' : 's'}`);
   if (collapsed) parts.push(`${collapsed} collapsed`);
   const states = Object.values(data.status ?? {});
   if (states.length) {
     const done = states.filter(s => s.status === 'succeeded').length;
     const failed = states.filter(s => s.status === 'failed').length;
-    parts.push(`${done} succeeded${failed ? `, ${failed} failed` : ''}`);
+    const serving = states.filter(s => s.status === 'ready').length;
+    parts.push(
+      `${done} succeeded${failed ? `, ${failed} failed` : ''}${serving ? `, ${serving} serving` : ''}`
+    );
   }
   if (data.run) parts.push(`run ${data.run.id}: ${data.run.status}`);
   return parts.join(' · ');

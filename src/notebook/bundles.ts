@@ -7,7 +7,7 @@
  * sends strings). Every string in these shapes is user-controlled and is rendered as text.
  */
 import { MIME } from '../mime';
-import type { NodeSpec, WorkflowSpec } from '../workflow/types';
+import { isContainer, type NodeSpec, type WorkflowSpec } from '../workflow/types';
 
 /** A Jupyter MIME bundle as sent in display_data / update_display_data messages. */
 export interface MimeBundle {
@@ -20,19 +20,37 @@ export interface Displayable {
   toMimeBundle(): MimeBundle;
 }
 
-/** The life of a step in a run, as the run engine reports it. */
+/**
+ * The life of a step in a run, as the run engine reports it. A service is `running` until its
+ * healthcheck passes, then `ready` (running and healthy) until the run stops it (`stopped`).
+ */
 export type StepStatus =
-  'queued' | 'building' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'retrying';
+  | 'queued'
+  | 'building'
+  | 'running'
+  | 'ready'
+  | 'succeeded'
+  | 'stopped'
+  | 'failed'
+  | 'skipped'
+  | 'retrying';
 
 export const STEP_STATUSES: readonly StepStatus[] = [
   'queued',
   'building',
   'running',
+  'ready',
   'succeeded',
+  'stopped',
   'failed',
   'skipped',
   'retrying'
 ];
+
+/** A status as a person reads it: a ready service is running, and healthy. */
+export function statusText(status: StepStatus): string {
+  return status === 'ready' ? 'running, healthy' : status;
+}
 
 /** What a run knows about one step (or a whole workflow / group), keyed by qualified id. */
 export interface StepState {
@@ -47,6 +65,8 @@ export interface StepState {
   message?: string;
   /** Where the step's logs are: a URL, or a path relative to the notebook's folder. */
   logs?: string;
+  /** A ready service: where this machine reaches it (one URL per replica). */
+  endpoints?: string[];
 }
 
 /**
@@ -160,9 +180,10 @@ export function workflowText(workflow: WorkflowSpec, status?: Record<string, Ste
   const visit = (node: NodeSpec, id: string, depth: number): void => {
     const state = status?.[id];
     const kind = node.kind === 'step' ? '' : `${node.kind} `;
+    const port = node.kind === 'service' ? ` :${node.port}` : '';
     const suffix = state ? ` [${state.status}]` : '';
-    lines.push(`${'  '.repeat(depth)}${kind}${node.name}${suffix}`);
-    if (node.kind !== 'step') {
+    lines.push(`${'  '.repeat(depth)}${kind}${node.name}${port}${suffix}`);
+    if (isContainer(node)) {
       node.steps.forEach(child => visit(child, `${id}.${child.name}`, depth + 1));
     }
   };

@@ -9,8 +9,21 @@
  * load it lazily.
  */
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
-import { STEP_STATUSES, type StepState, type StepStatus, type WorkflowBundleData } from './bundles';
-import type { NodeSpec, StepSpec, WorkflowSpec } from '../workflow/types';
+import {
+  STEP_STATUSES,
+  statusText,
+  type StepState,
+  type StepStatus,
+  type WorkflowBundleData
+} from './bundles';
+import {
+  isContainer,
+  isRunnable,
+  type NodeSpec,
+  type RunnableSpec,
+  type ServiceSpec,
+  type WorkflowSpec
+} from '../workflow/types';
 
 /** An SVG element as plain data: a tag, attributes, children, or a text content. */
 export interface SvgElement {
@@ -39,7 +52,14 @@ export interface Drawing {
   width: number;
   height: number;
   /** Boxes drawn, by kind. */
-  counts: { workflow: number; parallel: number; step: number; collapsed: number; edges: number };
+  counts: {
+    workflow: number;
+    parallel: number;
+    step: number;
+    service: number;
+    collapsed: number;
+    edges: number;
+  };
 }
 
 /** A node of the definition, with its qualified id and parent. */
@@ -78,13 +98,13 @@ export async function drawWorkflow(
     };
     byKey.set(entry.key, entry);
     if (!byId.has(entry.id)) byId.set(entry.id, entry);
-    if (node.kind !== 'step') entry.children = node.steps.map(child => index(child, entry));
+    if (isContainer(node)) entry.children = node.steps.map(child => index(child, entry));
     return entry;
   };
   const root = index(data.workflow);
 
   const isOpen = (entry: Entry): boolean =>
-    entry.node.kind !== 'step' && (entry === root || !collapsed.has(entry.id));
+    isContainer(entry.node) && (entry === root || !collapsed.has(entry.id));
   /** The box that stands for an entry: itself, or its outermost collapsed ancestor. */
   const visible = (entry: Entry): Entry => {
     let shown = entry;
@@ -130,7 +150,7 @@ export async function drawWorkflow(
       node.children = entry.children.map(toElk);
       node.edges = [];
     } else {
-      node.width = textWidth(label);
+      node.width = textWidth(label) + (entry.node.kind === 'service' ? badgeWidth(entry.node) : 0);
       node.height = STEP_HEIGHT;
     }
     elkNodes.set(entry.key, node);
@@ -177,13 +197,13 @@ export async function drawWorkflow(
   position.set('root', { x: 0, y: 0, node: laid });
   laid.children?.forEach(child => place(child, 0, 0));
 
-  const counts = { workflow: 0, parallel: 0, step: 0, collapsed: 0, edges: 0 };
+  const counts = { workflow: 0, parallel: 0, step: 0, service: 0, collapsed: 0, edges: 0 };
   const boxes: SvgElement[] = [];
   const draw = (entry: Entry): void => {
     const at = position.get(entry.key);
     if (!at) return;
     const open = isOpen(entry);
-    if (entry.node.kind !== 'step' && !open) counts.collapsed++;
+    if (isContainer(entry.node) && !open) counts.collapsed++;
     else counts[entry.node.kind]++;
     boxes.push(
       box(entry, at.x, at.y, at.node.width ?? 0, at.node.height ?? 0, open, stateOf(entry, status))
@@ -254,19 +274,27 @@ function box(
   state: StepState | undefined
 ): SvgElement {
   const kind = entry.node.kind;
+  const runnable = isRunnable(entry.node);
   const classes = ['sf-node', `sf-${kind}`];
-  if (kind !== 'step') classes.push(open ? 'sf-open' : 'sf-collapsed');
+  if (!runnable) classes.push(open ? 'sf-open' : 'sf-collapsed');
   if (state) classes.push(`sf-status-${state.status}`);
   const label = labelOf(entry, open);
   const children: SvgElement[] = [
     el('title', {}, [], tooltip(entry, state)),
     el(
       'rect',
-      { x: 0, y: 0, width: round(width), height: round(height), rx: kind === 'step' ? 4 : 6 },
+      {
+        x: 0,
+        y: 0,
+        width: round(width),
+        height: round(height),
+        // A service is a pill: it does not end like a step's box.
+        rx: kind === 'service' ? round(height / 2) : kind === 'step' ? 4 : 6
+      },
       []
     )
   ];
-  if (kind === 'step' || !open) {
+  if (runnable || !open) {
     children.push(
       el(
         'text',
@@ -285,7 +313,10 @@ function box(
       )
     );
   }
-  if (kind !== 'step') {
+  if (entry.node.kind === 'service') {
+    children.push(serviceBadge(entry.node, width, height, state));
+  }
+  if (!runnable) {
     // The toggle: a small square with a minus (open) or plus (collapsed).
     const cy = open ? HEADER / 2 + 2 : height / 2;
     const toggle = el(
@@ -321,9 +352,47 @@ function box(
   );
 }
 
+/**
+ * The badge at the right end of a service: its port and replicas (`:8080 ×2`), and a dot that is
+ * filled once its healthcheck passed.
+ */
+function serviceBadge(
+  service: ServiceSpec,
+  width: number,
+  height: number,
+  state: StepState | undefined
+): SvgElement {
+  const healthy = state?.status === 'ready';
+  return el(
+    'g',
+    {
+      class: `sf-service-badge${healthy ? ' sf-healthy' : ''}`,
+      transform: `translate(${round(width - badgeWidth(service))} 0)`
+    },
+    [
+      el(
+        'text',
+        { x: 0, y: round(height / 2), 'dominant-baseline': 'central' },
+        [],
+        badgeText(service)
+      ),
+      el('circle', { cx: round(badgeWidth(service) - 12), cy: round(height / 2), r: 3.5 }, [])
+    ]
+  );
+}
+
+function badgeText(service: ServiceSpec): string {
+  const replicas = service.replicas ?? 1;
+  return `:${service.port}${replicas > 1 ? ` ×${replicas}` : ''}`;
+}
+
+function badgeWidth(service: ServiceSpec): number {
+  return badgeText(service).length * CHAR_WIDTH + 24;
+}
+
 function labelOf(entry: Entry, open: boolean): string {
   const node = entry.node;
-  if (node.kind === 'step') return node.name;
+  if (isRunnable(node)) return node.name;
   const attached = node.kind === 'workflow' ? attachments(node) : [];
   const suffix = attached.length ? ` · ${attached.join(' · ')}` : '';
   if (open) return `${node.name}${suffix}`;
@@ -343,7 +412,7 @@ function attachments(node: WorkflowSpec): string[] {
 }
 
 function countSteps(node: NodeSpec): number {
-  return node.kind === 'step' ? 1 : node.steps.reduce((n, child) => n + countSteps(child), 0);
+  return isContainer(node) ? node.steps.reduce((n, child) => n + countSteps(child), 0) : 1;
 }
 
 function textWidth(text: string): number {
@@ -353,18 +422,18 @@ function textWidth(text: string): number {
 /** The state of a node: its own, or for containers without one, summarized from their steps. */
 function stateOf(entry: Entry, status: Record<string, StepState>): StepState | undefined {
   const own = status[entry.id];
-  if (own || entry.node.kind === 'step') return own;
+  if (own || isRunnable(entry.node)) return own;
   const states = leafStates(entry, status);
   if (states.length === 0) return undefined;
   const has = (s: StepStatus): boolean => states.includes(s);
   const all = (s: StepStatus): boolean => states.every(x => x === s);
   const summary: StepStatus = has('failed')
     ? 'failed'
-    : has('running') || has('building') || has('retrying')
+    : has('running') || has('building') || has('retrying') || has('ready')
       ? 'running'
       : all('skipped')
         ? 'skipped'
-        : states.every(s => s === 'succeeded' || s === 'skipped') &&
+        : states.every(s => s === 'succeeded' || s === 'stopped' || s === 'skipped') &&
             states.length === countSteps(entry.node)
           ? 'succeeded'
           : 'queued';
@@ -372,7 +441,7 @@ function stateOf(entry: Entry, status: Record<string, StepState>): StepState | u
 }
 
 function leafStates(entry: Entry, status: Record<string, StepState>): StepStatus[] {
-  if (entry.node.kind === 'step') {
+  if (isRunnable(entry.node)) {
     const s = status[entry.id]?.status;
     return s && STEP_STATUSES.includes(s) ? [s] : [];
   }
@@ -383,11 +452,14 @@ function tooltip(entry: Entry, state: StepState | undefined): string {
   const node = entry.node;
   const lines = [`${node.kind} ${entry.id}`];
   if (node.description) lines.push(node.description);
-  if (node.kind === 'step') lines.push(...stepFacts(node));
+  if (isRunnable(node)) lines.push(...stepFacts(node));
   else
     lines.push(`${countSteps(node)} steps`, ...(node.kind === 'workflow' ? attachments(node) : []));
   if (state) {
-    lines.push(`status: ${state.status}${state.attempt ? ` (attempt ${state.attempt})` : ''}`);
+    lines.push(
+      `status: ${statusText(state.status)}${state.attempt ? ` (attempt ${state.attempt})` : ''}`
+    );
+    if (state.endpoints?.length) lines.push(`reachable at ${state.endpoints.join(', ')}`);
     if (state.startedAt) lines.push(`started: ${state.startedAt}`);
     if (state.finishedAt) lines.push(`finished: ${state.finishedAt}`);
     if (state.durationMs !== undefined)
@@ -398,8 +470,13 @@ function tooltip(entry: Entry, state: StepState | undefined): string {
   return lines.join('\n');
 }
 
-function stepFacts(step: StepSpec): string[] {
+function stepFacts(step: RunnableSpec): string[] {
   const facts: string[] = [];
+  if (step.kind === 'service') {
+    facts.push(`port: ${step.port}`, `replicas: ${step.replicas ?? 1}`);
+    const check = step.healthcheck;
+    if (check) facts.push(`healthcheck: ${check.path ?? check.command?.join(' ')}`);
+  }
   if (step.image) facts.push(`image: ${step.image}`);
   if (step.dockerfile) facts.push(`dockerfile: ${step.dockerfile}`);
   if (step.base) facts.push(`base: ${step.base} + ${(step.requirements ?? []).join(' ')}`);
@@ -498,6 +575,12 @@ export const GRAPH_CSS = `
 .sf-step.sf-status-succeeded > rect { fill: var(--jp-success-color3, #c8e6c9); }
 .sf-status-failed > rect { stroke: var(--jp-error-color1, #d32f2f); stroke-width: 2.5; }
 .sf-step.sf-status-failed > rect { fill: var(--jp-error-color3, #ffcdd2); }
+.sf-service > rect { stroke-width: 1.5; }
+.sf-service-badge > text { fill: var(--jp-ui-font-color2, #616161); font-size: 11px; }
+.sf-service-badge > circle { fill: none; stroke: var(--jp-ui-font-color2, #616161); }
+.sf-service-badge.sf-healthy > circle { fill: var(--jp-success-color1, #388e3c); stroke: var(--jp-success-color1, #388e3c); }
+.sf-status-ready > rect { stroke: var(--jp-brand-color1, #1976d2); stroke-width: 2.5; fill: var(--jp-brand-color3, #bbdefb); }
+.sf-status-stopped > rect { stroke: var(--jp-ui-font-color3, #9e9e9e); stroke-width: 2; }
 .sf-status-skipped > rect { stroke: var(--jp-ui-font-color3, #bdbdbd); stroke-dasharray: 2 3; opacity: 0.7; }
 `;
 

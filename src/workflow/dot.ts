@@ -1,6 +1,10 @@
-import type { FlatGraph } from './graph';
+import type { FlatGraph, FlatStep } from './graph';
+import { isService } from './services';
 
-/** Graphviz DOT of the flattened graph, with workflows and groups drawn as nested clusters. */
+/**
+ * Graphviz DOT of the flattened graph, with workflows and groups drawn as nested clusters and
+ * services as hexagons labelled with their port (and replicas).
+ */
 export function toDot(graph: FlatGraph): string {
   const lines = [
     `digraph ${quote(graph.root.name)} {`,
@@ -14,7 +18,7 @@ export function toDot(graph: FlatGraph): string {
   for (const step of graph.steps) {
     add(
       step.parents[step.parents.length - 1] ?? '',
-      `${quote(step.id)} [label=${quote(step.spec.name)}];`
+      `${quote(step.id)} [${nodeAttributes(step)}];`
     );
   }
   const emit = (containerId: string, indent: string): void => {
@@ -35,6 +39,15 @@ export function toDot(graph: FlatGraph): string {
   graph.edges.forEach(([from, to]) => lines.push(`  ${quote(from)} -> ${quote(to)};`));
   lines.push('}');
   return `${lines.join('\n')}\n`;
+}
+
+function nodeAttributes(step: FlatStep): string {
+  if (!isService(step)) {
+    return `label=${quote(step.spec.name)}`;
+  }
+  const replicas = step.spec.replicas ?? 1;
+  const label = `${step.spec.name} :${step.spec.port}${replicas > 1 ? ` ×${replicas}` : ''}`;
+  return `label=${quote(label)}, shape=hexagon, style=solid`;
 }
 
 function quote(text: string): string {

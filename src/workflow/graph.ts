@@ -2,17 +2,21 @@ import { qualify } from './names';
 import type { Problem } from './problems';
 import {
   isContainer,
+  isRunnable,
   type ContainerSpec,
   type NodeSpec,
-  type StepSpec,
+  type RunnableSpec,
   type WorkflowSpec
 } from './types';
 
-/** A step of the flattened graph. */
-export interface FlatStep {
+/**
+ * A node of the flattened graph that runs: a batch step or, with `S = ServiceSpec`, a service
+ * (`isService` tells them apart).
+ */
+export interface FlatStep<S extends RunnableSpec = RunnableSpec> {
   /** Qualified id: names from the root down, e.g. "hello.train.fit". */
   id: string;
-  spec: StepSpec;
+  spec: S;
   /** Qualified ids of the enclosing workflows and groups, outermost first. */
   parents: string[];
   /** Qualified ids of the steps this one waits for. */
@@ -28,10 +32,10 @@ export interface FlatContainer {
   steps: string[];
 }
 
-/** Nesting flattened into a DAG of steps with qualified ids. */
+/** Nesting flattened into a DAG of steps (and services) with qualified ids. */
 export interface FlatGraph {
   root: WorkflowSpec;
-  /** Steps in definition order. */
+  /** Steps and services in definition order. */
   steps: FlatStep[];
   containers: FlatContainer[];
   /** [from, to] pairs of step ids: `to` runs after `from`. */
@@ -63,7 +67,7 @@ export function buildGraph(root: WorkflowSpec, problems?: Problem[]): FlatGraph 
   const needs = new Map<string, Set<string>>();
   for (const scope of byId.values()) {
     const parents = ancestors(scope).map(s => s.id);
-    if (scope.node.kind === 'step') {
+    if (isRunnable(scope.node)) {
       needs.set(scope.id, new Set());
       steps.push({ id: scope.id, spec: scope.node, parents, needs: [] });
     } else {
@@ -140,12 +144,12 @@ function ancestors(scope: Scope): Scope[] {
 }
 
 function leaves(scope: Scope): string[] {
-  return scope.node.kind === 'step' ? [scope.id] : scope.children.flatMap(leaves);
+  return isRunnable(scope.node) ? [scope.id] : scope.children.flatMap(leaves);
 }
 
 /** The steps of a unit that start first. */
 function entries(scope: Scope): string[] {
-  if (scope.node.kind === 'step') {
+  if (isRunnable(scope.node)) {
     return [scope.id];
   }
   const first =
@@ -157,7 +161,7 @@ function entries(scope: Scope): string[] {
 
 /** The steps of a unit that finish last. */
 function exits(scope: Scope): string[] {
-  if (scope.node.kind === 'step') {
+  if (isRunnable(scope.node)) {
     return [scope.id];
   }
   const last =

@@ -9,3 +9,10 @@ export { buildGraph, findCycle, stages, criticalPath } from './graph';
 export type { FlatGraph, FlatStep, FlatContainer } from './graph';
 export { toJSON, toYAML, fromJSON, fromYAML } from './serialize';
 export { toDot } from './dot';
+export {
+  HEALTHCHECK_DEFAULTS,
+  isService,
+  servicesOf,
+  serviceUrlVariable,
+  serviceProblems
+} from './services';

@@ -11,6 +11,25 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 const validateSchema = ajv.compile(workflowSchema);
 
 const STEP_FIELDS = Object.keys(workflowSchema.definitions.step.properties);
+const SERVICE_FIELDS = Object.keys(workflowSchema.definitions.service.properties);
+/** Fields only a service has: on a node without `kind` (a step), the service's kind was forgotten. */
+const SERVICE_ONLY = ['port', 'replicas', 'healthcheck'];
+/** Step fields a service cannot have, and why: said instead of a bare "unknown field". */
+const NOT_FOR_SERVICES: Record<string, { message: string; fix: string }> = {
+  outputs: {
+    message:
+      'a service has no outputs: it runs until the run is stopped, so no step could wait for them',
+    fix: "write outputs from a step (a step may depend on the service and call it), or remove 'outputs'"
+  },
+  retries: {
+    message: 'a service is not retried: a service whose container exits fails the run',
+    fix: "remove 'retries' (make the service's command restart itself if it must)"
+  },
+  timeout: {
+    message: 'a service has no timeout: it runs until the run is stopped',
+    fix: "remove 'timeout' (the healthcheck's 'retries' and 'interval' bound how long it may take to be ready)"
+  }
+};
 const PARALLEL_FIELDS = Object.keys(workflowSchema.definitions.parallel.properties);
 const WORKFLOW_FIELDS = Object.keys(workflowSchema.definitions.workflow.properties);
 
@@ -100,18 +119,42 @@ function translate(definition: unknown, error: ErrorObject): Problem | undefined
         where,
         field: field || undefined,
         message: `the required field '${missing}' is missing`,
-        fix: missing === 'steps' ? "add a 'steps' list with at least one step" : `add '${missing}'`
+        fix:
+          missing === 'steps'
+            ? "add a 'steps' list with at least one step"
+            : missing === 'port'
+              ? "add 'port', the port the service listens on (e.g. 8080)"
+              : `add '${missing}'`
       };
     }
     case 'additionalProperties': {
       const unknown = String(params.additionalProperty);
+      if (field === '' && node?.kind === 'service' && unknown in NOT_FOR_SERVICES) {
+        return { where, field: unknown, ...NOT_FOR_SERVICES[unknown] };
+      }
+      if (
+        field === '' &&
+        node &&
+        depth > 0 &&
+        SERVICE_ONLY.includes(unknown) &&
+        node.kind === 'step'
+      ) {
+        return {
+          where,
+          field: unknown,
+          message: `'${unknown}' belongs to a service, and this node is a step`,
+          fix: "declare it with kind: service (service(...) in code), or remove 'port', 'replicas' and 'healthcheck'"
+        };
+      }
       const known =
         field === '' && node
           ? node.kind === 'parallel'
             ? PARALLEL_FIELDS
             : node.kind === 'workflow' || depth === 0
               ? WORKFLOW_FIELDS
-              : STEP_FIELDS
+              : node.kind === 'service'
+                ? SERVICE_FIELDS
+                : STEP_FIELDS
           : [];
       const guess = known.length ? closest(unknown, known) : undefined;
       return {
@@ -130,8 +173,27 @@ function translate(definition: unknown, error: ErrorObject): Problem | undefined
           fix: `${NAME_RULE}, e.g. '${suggestName(String(value))}'`
         };
       }
+      if (field === 'healthcheck.path') {
+        return {
+          where,
+          field,
+          message: `${show(value)} is not an HTTP path`,
+          fix: 'start it with a slash, e.g. "/health"'
+        };
+      }
       return undefined; // memory: reported once under oneOf
     case 'type':
+      if (field === 'replicas' || field === 'port') {
+        return {
+          where,
+          field,
+          message: `${field} must be a whole number, not ${describe(value)}`,
+          fix:
+            field === 'replicas'
+              ? 'give the number of containers that run the service, 1 or more'
+              : 'give the port the service listens on, from 1 to 65535'
+        };
+      }
       return {
         where,
         field: field || undefined,
@@ -147,7 +209,22 @@ function translate(definition: unknown, error: ErrorObject): Problem | undefined
         where,
         field,
         message: `${at} must be ${bound}, got ${show(value)}`,
-        fix: `use a value ${fixBound}, or remove '${field}'`
+        fix:
+          field === 'port'
+            ? 'give the port the service listens on, from 1 to 65535'
+            : `use a value ${fixBound}, or remove '${field}'`
+      };
+    }
+    case 'maximum': {
+      const limit = Number(params.limit);
+      return {
+        where,
+        field,
+        message: `${at} must be at most ${limit}, got ${show(value)}`,
+        fix:
+          field === 'port'
+            ? 'give the port the service listens on, from 1 to 65535'
+            : `use a value of at most ${limit}`
       };
     }
     case 'minItems':
@@ -167,7 +244,7 @@ function translate(definition: unknown, error: ErrorObject): Problem | undefined
       const allowed =
         error.keyword === 'const'
           ? field === 'kind'
-            ? ['step', 'parallel', 'workflow']
+            ? ['step', 'service', 'parallel', 'workflow']
             : [params.allowedValue]
           : (params.allowedValues as unknown[]);
       return {

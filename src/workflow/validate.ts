@@ -2,7 +2,8 @@ import { dataFlowProblems } from './data-flow';
 import { buildGraph, findCycle, type FlatGraph } from './graph';
 import { DefinitionError, type Problem } from './problems';
 import { schemaProblems } from './schema';
-import type { NodeSpec, WorkflowSpec } from './types';
+import { serviceProblems } from './services';
+import { isContainer, type NodeSpec, type WorkflowSpec } from './types';
 
 /**
  * Every problem of a definition, structural and semantic, in one list (empty when it is valid).
@@ -31,6 +32,7 @@ export function validate(definition: unknown): Problem[] {
   } else if (!hasDuplicates) {
     problems.push(...dataFlowProblems(graph));
   }
+  problems.push(...serviceProblems(graph));
   return problems;
 }
 
@@ -67,7 +69,7 @@ export function walk(
   visit: (node: { spec: NodeSpec; id: string }) => void
 ): void {
   visit({ spec: node, id });
-  if (node.kind !== 'step') {
+  if (isContainer(node)) {
     node.steps.forEach(child => walk(child, `${id}.${child.name}`, visit));
   }
 }
@@ -98,7 +100,7 @@ function isWellShaped(node: unknown, isRoot = false): boolean {
   ) {
     return false;
   }
-  if (node.kind === 'step') {
+  if (node.kind === 'step' || node.kind === 'service') {
     return !isRoot;
   }
   if (node.kind !== 'workflow' && node.kind !== 'parallel') {
@@ -114,7 +116,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** Problems a schema cannot express, for one node. */
 function nodeProblems(node: NodeSpec, id: string): Problem[] {
   const problems: Problem[] = [];
-  if (node.kind !== 'step') {
+  if (isContainer(node)) {
     const seen = new Set<string>();
     for (const child of node.steps) {
       if (seen.has(child.name)) {
@@ -146,14 +148,14 @@ function nodeProblems(node: NodeSpec, id: string): Problem[] {
   if (sources.length === 0) {
     problems.push({
       where: id,
-      message: 'the step has no image, dockerfile or base',
+      message: `the ${node.kind} has no image, dockerfile or base`,
       fix: "set 'image' (e.g. \"python:3.11-slim\"), 'dockerfile', or 'base' with 'requirements'"
     });
   } else if (sources.length > 1) {
     problems.push({
       where: id,
       field: sources.join(', '),
-      message: `the step sets ${sources.map(s => `'${s}'`).join(' and ')}, which exclude each other`,
+      message: `the ${node.kind} sets ${sources.map(s => `'${s}'`).join(' and ')}, which exclude each other`,
       fix: 'keep exactly one of them'
     });
   }
@@ -161,7 +163,7 @@ function nodeProblems(node: NodeSpec, id: string): Problem[] {
     problems.push({
       where: id,
       field: 'requirements',
-      message: "'requirements' are installed on top of 'base', and the step has no 'base'",
+      message: `'requirements' are installed on top of 'base', and the ${node.kind} has no 'base'`,
       fix: "set 'base' to the image to extend, or bake the requirements into the image"
     });
   }
@@ -170,7 +172,19 @@ function nodeProblems(node: NodeSpec, id: string): Problem[] {
       where: id,
       field: 'context',
       message: "a build 'context' needs 'dockerfile' or 'base'",
-      fix: "remove 'context', or build the step from a 'dockerfile'"
+      fix: `remove 'context', or build the ${node.kind} from a 'dockerfile'`
+    });
+  }
+  const healthcheck = node.kind === 'service' ? node.healthcheck : undefined;
+  if (healthcheck && (healthcheck.path === undefined) === (healthcheck.command === undefined)) {
+    problems.push({
+      where: id,
+      field: 'healthcheck',
+      message:
+        healthcheck.path === undefined
+          ? "the healthcheck has neither an HTTP 'path' nor a 'command'"
+          : "the healthcheck sets both 'path' and 'command', which exclude each other",
+      fix: 'give an HTTP path probed on the port, e.g. { path: "/health" }, or a command argv'
     });
   }
   return problems;

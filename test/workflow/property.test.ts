@@ -151,8 +151,11 @@ describe('random definitions', () => {
 
 function firstStep(spec: WorkflowSpec): StepSpec {
   let node: NodeSpec = spec;
-  while (node.kind !== 'step') {
+  while (node.kind === 'workflow' || node.kind === 'parallel') {
     node = node.steps[0];
+  }
+  if (node.kind !== 'step') {
+    throw new Error('the generated workflows hold steps only');
   }
   return node;
 }

@@ -74,7 +74,8 @@ async function renderBoxes(spec: WorkflowSpec): Promise<number> {
     const title = document.createElement('div');
     title.textContent = node.name;
     box.appendChild(title);
-    if (node.kind !== 'step') node.steps.forEach(child => box.appendChild(draw(child)));
+    if (node.kind === 'workflow' || node.kind === 'parallel')
+      node.steps.forEach(child => box.appendChild(draw(child)));
     return box;
   };
   document.body.appendChild(draw(spec));
