@@ -5,12 +5,14 @@ import type { Output } from './main';
 
 /**
  * Shows a run's events: a progress bar with the running steps at the bottom of a terminal, and a
- * line per event above it (only the lines when the output is not a terminal).
+ * line per event above it (only the lines when the output is not a terminal). A ready service is
+ * shown among the running ones with the address this machine reaches it at.
  */
 export class ProgressDisplay {
   private bars?: MultiBar;
   private bar?: SingleBar;
-  private readonly running = new Set<string>();
+  /** What runs now: step id -> how the bar names it (a service with its address). */
+  private readonly running = new Map<string, string>();
   private finished = 0;
 
   constructor(
@@ -31,16 +33,25 @@ export class ProgressDisplay {
       this.bar = this.bars.create(event.steps.length, 0, { running: '' });
     }
     if (event.type === 'step-running') {
-      this.running.add(event.step);
+      this.running.set(event.step, event.step);
+    }
+    if (event.type === 'service-ready') {
+      this.running.set(event.step, `${event.step} (${event.endpoints.join(', ')})`);
     }
     if (
-      ['step-succeeded', 'step-failed', 'step-skipped', 'step-cancelled'].includes(event.type) &&
+      [
+        'step-succeeded',
+        'step-failed',
+        'step-skipped',
+        'step-cancelled',
+        'service-stopped'
+      ].includes(event.type) &&
       'step' in event
     ) {
       this.running.delete(event.step);
       this.finished++;
     }
-    this.bar?.update(this.finished, { running: [...this.running].join(', ') });
+    this.bar?.update(this.finished, { running: [...this.running.values()].join(', ') });
     if (event.type === 'run-finished' || (this.quiet && event.type === 'step-log')) {
       return;
     }

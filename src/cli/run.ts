@@ -28,7 +28,8 @@ export function registerRunCommands(program: Command, output: Output): void {
   program
     .command('run')
     .description(
-      'Run a workflow: steps in dependency order, side by side where they can, with live progress.'
+      'Run a workflow: steps in dependency order, side by side where they can, with live progress; ' +
+        'its services stay up until Ctrl-C.'
     )
     .argument('<workflow>', WORKFLOW_ARGUMENT)
     .addOption(
@@ -176,8 +177,10 @@ export function report(result: RunResult, output: Output): number {
     ? `; outputs in ${result.executor === 'docker' ? 'Docker volume' : 'folder'} ${result.outputs}`
     : '';
   if (result.status === 'succeeded') {
+    const services = count('stopped');
+    const stopped = services ? `; its ${services} services were stopped and removed` : '';
     output.out(
-      `run ${result.id} succeeded: ${result.steps.length} steps in ${seconds(result.durationMs)}${outputs}\n`
+      `run ${result.id} succeeded: ${result.steps.length} steps in ${seconds(result.durationMs)}${outputs}${stopped}\n`
     );
     return 0;
   }

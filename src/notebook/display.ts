@@ -229,6 +229,16 @@ export class WorkflowView {
       case 'step-cancelled':
         this.record(event.step, { status: 'skipped', message: 'cancelled', finishedAt: iso });
         break;
+      case 'service-ready':
+        this.record(event.step, {
+          status: 'ready',
+          endpoints: event.endpoints,
+          message: `reached at ${event.url} by the steps`
+        });
+        break;
+      case 'service-stopped':
+        this.record(event.step, { status: 'stopped', finishedAt: iso, message: event.reason });
+        break;
       default:
         break;
     }

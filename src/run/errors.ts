@@ -99,6 +99,34 @@ export class StepTimeoutError extends RunError {
   }
 }
 
+/** A service's container (or process) exited on its own, while the run still needed it. */
+export class ServiceExitedError extends RunError {
+  constructor(
+    service: string,
+    readonly exitCode: number,
+    lastLine?: string
+  ) {
+    super(
+      `the service exited with code ${exitCode} while the run still ran it` +
+        (lastLine ? ` (last output: ${lastLine.slice(0, 200)})` : ''),
+      service,
+      'a service must keep running until the run is stopped: check its command and its output'
+    );
+  }
+}
+
+/** A service did not pass its healthcheck within its retries. */
+export class ServiceUnhealthyError extends RunError {
+  constructor(service: string, detail: string, port: number) {
+    super(
+      `the service did not pass its healthcheck: ${detail}`,
+      service,
+      `check that it listens on port ${port} on every interface (0.0.0.0, not 127.0.0.1, in a ` +
+        "container), or give it longer with the healthcheck's 'startPeriod' or 'retries'"
+    );
+  }
+}
+
 /** A step was not run because a step it depends on failed. */
 export class DependencyFailedError extends RunError {}
 

@@ -8,14 +8,20 @@ export type ExecutorKind = 'docker' | 'local';
 /** What ran a workflow: an executor of `scanflow run`, or a deployment target. */
 export type EngineKind = ExecutorKind | 'compose' | 'swarm' | 'k8s';
 
-/** Where a step is in its life. */
+/**
+ * Where a step is in its life. A service is `running` from its start until its healthcheck
+ * passes, then `ready` (its dependents may start) until the run stops it: `stopped`, the end of a
+ * service that did its job. A service whose container exits on its own has `failed`.
+ */
 export type StepRunStatus =
   | 'pending'
   | 'queued'
   | 'building'
   | 'running'
+  | 'ready'
   | 'retrying'
   | 'succeeded'
+  | 'stopped'
   | 'failed'
   | 'skipped'
   | 'cancelled';
@@ -114,6 +120,23 @@ export interface StepCancelledEvent extends EventBase {
   step: string;
 }
 
+/** A service passed its healthcheck (or started, without one): its dependents may start. */
+export interface ServiceReadyEvent extends EventBase {
+  type: 'service-ready';
+  step: string;
+  /** Where the steps reach it (their SCANFLOW_SERVICE_<NAME>_URL). */
+  url: string;
+  /** Where this machine reaches it: one URL per replica, on 127.0.0.1. */
+  endpoints: string[];
+}
+
+/** A service was stopped and removed by the run: the user stopped the run, or the run ended. */
+export interface ServiceStoppedEvent extends EventBase {
+  type: 'service-stopped';
+  step: string;
+  reason: string;
+}
+
 export interface RunFinishedEvent extends EventBase {
   type: 'run-finished';
   status: WorkflowRunStatus;
@@ -135,6 +158,8 @@ export type RunEvent =
   | StepFailedEvent
   | StepSkippedEvent
   | StepCancelledEvent
+  | ServiceReadyEvent
+  | ServiceStoppedEvent
   | RunFinishedEvent;
 
 /** An event before the run id and time are stamped on it. */

@@ -2,7 +2,7 @@
  * The interface every executor implements (Docker containers, local processes), in the manner of
  * MLflow's stores: the scheduler only talks to this.
  */
-import type { FlatGraph, FlatStep, WorkflowSpec } from '../workflow';
+import type { FlatGraph, FlatStep, ServiceSpec, WorkflowSpec } from '../workflow';
 import type { EventInit, ExecutorKind } from './events';
 
 /** What an executor needs to know about the run. */
@@ -37,6 +37,30 @@ export interface AttemptOutcome {
   lastLine?: string;
 }
 
+/** A service to start: all its replicas, with the same command and environment. */
+export interface ServiceRequest {
+  service: FlatStep<ServiceSpec>;
+  /** The qualified name of the workflow the service belongs to. */
+  workflow: string;
+  /** The argv to run; undefined means the image's own command (Docker only). */
+  command?: string[];
+  /** Environment from the run, as a step's (SCANFLOW_REPLICA is added per replica). */
+  env: Record<string, string>;
+  log: (stream: 'stdout' | 'stderr', line: string) => void;
+}
+
+/** A started service: its replicas run until `stop()`, or until one of them exits on its own. */
+export interface RunningService {
+  /** Where this machine reaches each replica (http://127.0.0.1:PORT), in replica order. */
+  endpoints: string[];
+  /** Runs a healthcheck command where replica `replica` (0-based) runs; resolves with its exit code. */
+  probe(replica: number, command: string[], signal: AbortSignal): Promise<number>;
+  /** Resolves when a replica exits by itself (never after `stop()` was called). */
+  exited: Promise<AttemptOutcome & { replica: number }>;
+  /** Stops and removes every replica; resolves when they are gone. */
+  stop(): Promise<void>;
+}
+
 export interface Executor {
   readonly kind: ExecutorKind;
   /** Human-readable place where outputs are kept (a volume name or a folder). */
@@ -58,6 +82,16 @@ export interface Executor {
   trackerHost?(): Promise<string>;
   /** Runs one attempt. Throws a RunError when the step cannot start (e.g. command not found). */
   runStep(request: StepRequest): Promise<AttemptOutcome>;
+  /**
+   * The URL a service is reached at by the run's steps (their SCANFLOW_SERVICE_<NAME>_URL).
+   * Executors without `startService` cannot run workflows that have services.
+   */
+  serviceUrl?(service: FlatStep<ServiceSpec>): string;
+  /**
+   * Starts every replica of a service and resolves once they have started (not yet healthy).
+   * Throws a RunError when they cannot start; what did start is removed again.
+   */
+  startService?(request: ServiceRequest): Promise<RunningService>;
   /**
    * Removes every container, network and scratch space of the run. The outputs are kept when
    * `keepOutputs` is true.

@@ -33,6 +33,10 @@ export function describeEvent(event: RunEvent): string | undefined {
       return `  skip   ${event.step}: ${event.reason}`;
     case 'step-cancelled':
       return `  stop   ${event.step}: cancelled`;
+    case 'service-ready':
+      return `  ready  ${event.step}: ${event.url} (from this machine: ${event.endpoints.join(', ')})`;
+    case 'service-stopped':
+      return `  stop   ${event.step}: ${event.reason}`;
     case 'run-finished':
       return `run ${event.runId} ${event.status} in ${seconds(event.durationMs)}`;
     default:

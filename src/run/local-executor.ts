@@ -13,12 +13,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { FlatStep, ServiceSpec } from '../workflow';
 import { CommandNotFoundError, EngineError, StepConfigError } from './errors';
 import type { EventInit } from './events';
-import type { Executor, RunPlan, AttemptOutcome, StepRequest } from './executor';
+import type {
+  AttemptOutcome,
+  Executor,
+  RunningService,
+  RunPlan,
+  ServiceRequest,
+  StepRequest
+} from './executor';
 import { LineSplitter } from './lines';
 import { groupLedBy, signalGroup, type ProcessGroup } from './process-group';
 import { reaper } from './reaper';
+import { isLoopbackPortFree } from './ports';
 import { openRunFolder, removeRunFolder, runsRoot } from './run-folder';
 
 export interface LocalExecutorOptions {
@@ -67,6 +76,30 @@ export class LocalExecutor implements Executor {
           "give the step a 'command', or run with --executor docker"
         );
       }
+      if (step.spec.kind === 'service') {
+        await this.checkService(step.id, step.spec);
+      }
+    }
+  }
+
+  /** A local service is one process on 127.0.0.1:port: the port must be free, and one replica. */
+  private async checkService(id: string, service: ServiceSpec): Promise<void> {
+    const replicas = service.replicas ?? 1;
+    if (replicas > 1) {
+      throw new StepConfigError(
+        `it asks for ${replicas} replicas, and the local executor runs a service as one process ` +
+          `on 127.0.0.1:${service.port}, which only one process can listen on`,
+        id,
+        'run the workflow with --executor docker (one container per replica, behind one name), ' +
+          "or set 'replicas' to 1"
+      );
+    }
+    if (!(await isLoopbackPortFree(service.port))) {
+      throw new StepConfigError(
+        `its port ${service.port} is taken on this machine (127.0.0.1), where the local executor runs it`,
+        id,
+        "stop what listens there, give the service another 'port', or run with --executor docker"
+      );
     }
   }
 
@@ -78,56 +111,107 @@ export class LocalExecutor implements Executor {
   }
 
   runStep(request: StepRequest): Promise<AttemptOutcome> {
-    const [program, ...args] = request.command!;
-    const cwd = join(this.runDir, 'steps', request.step.id, String(request.attempt));
+    const started = this.spawnRunnable(request.step, request.command!, request.env, request.log, 1);
+    const stop = (): void => started.stop();
+    request.signal.addEventListener('abort', stop);
+    if (request.signal.aborted) {
+      stop();
+    }
+    return started.ended
+      .then(outcome => {
+        if (
+          outcome.exitCode === 0 &&
+          request.step.spec.outputs?.length &&
+          this.plan!.keepOutputs !== false
+        ) {
+          // The outputs folder holds outputs now: kept by the run's own cleanup, and by the reaper's.
+          reaper.keep(this.runId);
+        }
+        return outcome;
+      })
+      .finally(() => request.signal.removeEventListener('abort', stop));
+  }
+
+  serviceUrl(service: FlatStep<ServiceSpec>): string {
+    return `http://127.0.0.1:${service.spec.port}`;
+  }
+
+  /** One process per service (`prepare` refused more replicas), listening on 127.0.0.1:port. */
+  async startService(request: ServiceRequest): Promise<RunningService> {
+    const { service } = request;
+    const env = { ...request.env, SCANFLOW_REPLICA: '1' };
+    const started = this.spawnRunnable(service, request.command!, env, request.log, 1);
+    // A command that does not exist fails the start, as a container's would.
+    await Promise.race([started.spawned, started.ended]);
+    let stopping = false;
+    return {
+      endpoints: [this.serviceUrl(service)],
+      exited: new Promise(resolve => {
+        started.ended.then(
+          outcome => !stopping && resolve({ ...outcome, replica: 0 }),
+          () => undefined
+        );
+      }),
+      probe: (_replica, command, signal) => probeCommand(command, started.cwd, env, signal),
+      stop: async () => {
+        stopping = true;
+        started.stop();
+        await started.ended.catch(() => undefined);
+      }
+    };
+  }
+
+  /**
+   * Spawns a step's or service's command in its working folder, in a process group of its own.
+   * `ended` rejects with a RunError when the command cannot start.
+   */
+  private spawnRunnable(
+    step: FlatStep,
+    command: string[],
+    env: Record<string, string>,
+    log: StepRequest['log'],
+    attempt: number
+  ): { cwd: string; spawned: Promise<void>; ended: Promise<AttemptOutcome>; stop(): void } {
+    const [program, ...args] = command;
+    const cwd = join(this.runDir, 'steps', step.id, String(attempt));
     mkdirSync(cwd, { recursive: true });
-    const source = this.sources.get(request.step.id);
+    const source = this.sources.get(step.id);
     if (source) {
       // Not the project's run data (the embedded tracker's store, being written right now).
       const runData = join(source, '.scanflow');
       cpSync(source, cwd, { recursive: true, filter: path => path !== runData });
     }
-    return new Promise((resolvePromise, reject) => {
-      const child = spawn(program, args, {
-        cwd,
-        env: {
-          ...process.env,
-          ...request.env,
-          SCANFLOW_INPUTS: this.outputs,
-          SCANFLOW_OUTPUTS: this.outputs
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Its own process group, so that stopping the step stops what it started too.
-        detached: true
-      });
-      // No pid: the command did not start ('error' follows).
-      const group = child.pid === undefined ? undefined : groupLedBy(child.pid);
-      if (group) {
-        this.live.set(child, group);
-        reaper.started(this.runId, group);
-      }
-      const out = new LineSplitter(line => request.log('stdout', line));
-      const err = new LineSplitter(line => request.log('stderr', line));
-      child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-      child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+    const child = spawn(program, args, {
+      cwd,
+      env: {
+        ...process.env,
+        ...env,
+        SCANFLOW_INPUTS: this.outputs,
+        SCANFLOW_OUTPUTS: this.outputs
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so that stopping the step stops what it started too.
+      detached: true
+    });
+    // No pid: the command did not start ('error' follows).
+    const group = child.pid === undefined ? undefined : groupLedBy(child.pid);
+    if (group) {
+      this.live.set(child, group);
+      reaper.started(this.runId, group);
+    }
+    const out = new LineSplitter(line => log('stdout', line));
+    const err = new LineSplitter(line => log('stderr', line));
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+    const spawned = new Promise<void>(resolve => child.once('spawn', () => resolve()));
 
-      const stop = (): void => {
-        if (group) this.stop(child, group);
-      };
-      request.signal.addEventListener('abort', stop);
-      if (request.signal.aborted) {
-        stop();
-      }
-      const settle = (): void => {
-        this.live.delete(child);
-        request.signal.removeEventListener('abort', stop);
-      };
+    const ended = new Promise<AttemptOutcome>((resolvePromise, reject) => {
       child.on('error', (error: NodeJS.ErrnoException) => {
-        settle();
+        this.live.delete(child);
         reject(
           error.code === 'ENOENT' || error.code === 'EACCES'
-            ? new CommandNotFoundError(request.step.id, program, 'the PATH of this machine')
-            : new EngineError(`the process did not start: ${error.message}`, request.step.id)
+            ? new CommandNotFoundError(step.id, program, 'the PATH of this machine')
+            : new EngineError(`the process did not start: ${error.message}`, step.id)
         );
       });
       child.on('exit', () => {
@@ -138,21 +222,23 @@ export class LocalExecutor implements Executor {
         }
       });
       child.on('close', (code, signal) => {
-        settle();
+        this.live.delete(child);
         out.end();
         err.end();
-        const exitCode = code ?? 128 + signalNumber(signal);
-        if (
-          exitCode === 0 &&
-          request.step.spec.outputs?.length &&
-          this.plan!.keepOutputs !== false
-        ) {
-          // The outputs folder holds outputs now: kept by the run's own cleanup, and by the reaper's.
-          reaper.keep(this.runId);
-        }
-        resolvePromise({ exitCode, lastLine: err.last ?? out.last });
+        resolvePromise({
+          exitCode: code ?? 128 + signalNumber(signal),
+          lastLine: err.last ?? out.last
+        });
       });
     });
+    return {
+      cwd,
+      spawned,
+      ended,
+      stop: () => {
+        if (group) this.stop(child, group);
+      }
+    };
   }
 
   private stop(child: ChildProcess, group: ProcessGroup): void {
@@ -174,4 +260,26 @@ export class LocalExecutor implements Executor {
 
 function signalNumber(signal: NodeJS.Signals | null): number {
   return (signal && constants.signals[signal]) || 1;
+}
+
+/** Runs a healthcheck command beside a local service; resolves with its exit code (-1 when stopped). */
+function probeCommand(
+  command: string[],
+  cwd: string,
+  env: Record<string, string>,
+  signal: AbortSignal
+): Promise<number> {
+  return new Promise(resolve => {
+    const [program, ...args] = command;
+    const child = spawn(program, args, { cwd, env: { ...process.env, ...env }, stdio: 'ignore' });
+    const kill = (): void => {
+      child.kill('SIGKILL');
+    };
+    signal.addEventListener('abort', kill, { once: true });
+    child.on('error', () => resolve(127));
+    child.on('close', code => {
+      signal.removeEventListener('abort', kill);
+      resolve(signal.aborted ? -1 : (code ?? -1));
+    });
+  });
 }

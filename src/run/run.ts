@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { flatten, type WorkflowSpec } from '../workflow';
+import { flatten, servicesOf, serviceUrlVariable, type WorkflowSpec } from '../workflow';
 import { DockerExecutor, type DockerExecutorOptions } from './docker/executor';
-import { CleanupError, EngineError, RunError } from './errors';
+import { CleanupError, EngineError, RunError, StepConfigError } from './errors';
 import {
   EventLog,
   type EngineKind,
@@ -96,7 +96,11 @@ export interface WorkflowRun extends AsyncIterable<RunEvent> {
   on(listener: (event: RunEvent) => void): () => void;
   /** Every event so far. */
   history(): readonly RunEvent[];
-  /** Stops every step, removes the run's containers, and resolves with the result. */
+  /**
+   * Stops every step and service, removes the run's containers, and resolves with the result.
+   * This is also how a run with services ends well: once its steps have succeeded, its services
+   * run until this is called (or Ctrl-C), and the run then counts as succeeded.
+   */
   cancel(): Promise<RunResult>;
 }
 
@@ -169,6 +173,14 @@ async function execute(
   let tracking: RunTracking | undefined;
   let trackingTried = false;
   try {
+    const services = servicesOf(plan.graph);
+    if (services.length > 0 && (!executor.startService || !executor.serviceUrl)) {
+      throw new StepConfigError(
+        `the ${executor.kind} executor cannot run services`,
+        services[0].id,
+        'run the workflow with --executor docker or local'
+      );
+    }
     await executor.prepare(plan, emit, cancel);
     if (cancel.aborted) {
       result.status = 'cancelled';
@@ -183,10 +195,15 @@ async function execute(
           concurrency: options.concurrency ?? Math.max(1, availableParallelism()),
           keepGoing: options.keepGoing ?? false,
           retryDelayMs: options.retryDelayMs ?? 1000,
-          environment: tracking?.environment ?? {
-            runId: plan.runId,
-            tracker: options.tracker,
-            trackers: options.trackers
+          environment: {
+            ...(tracking?.environment ?? {
+              runId: plan.runId,
+              tracker: options.tracker,
+              trackers: options.trackers
+            }),
+            services: Object.fromEntries(
+              services.map(s => [serviceUrlVariable(s.spec.name), executor.serviceUrl!(s)])
+            )
           },
           stepEnv: tracking ? step => tracking!.stepEnv(step) : undefined
         },
@@ -344,18 +361,25 @@ async function chooseExecutor(
   return docker;
 }
 
-/** How a run ended, from its steps' reports: its status and its first failure. */
+/**
+ * How a run ended, from its steps' reports: its status and its first failure. A run whose steps
+ * all succeeded and whose services the user then stopped has succeeded: that is how such a run
+ * ends.
+ */
 export function outcome(
   reports: Map<string, StepReport>,
   cancelled: boolean
 ): Pick<RunResult, 'status' | 'error'> {
   const all = [...reports.values()];
+  const completed = all.every(r => r.status === 'succeeded' || r.status === 'stopped');
+  const servicesStopped = all.some(r => r.status === 'stopped');
   return {
-    status: cancelled
-      ? 'cancelled'
-      : all.every(r => r.status === 'succeeded')
+    status:
+      completed && (!cancelled || servicesStopped)
         ? 'succeeded'
-        : 'failed',
+        : cancelled
+          ? 'cancelled'
+          : 'failed',
     error: all.find(r => r.error)?.error
   };
 }

@@ -2,11 +2,17 @@
  * The scheduler: starts steps in dependency order with bounded parallelism, retries with backoff,
  * stops steps at their timeout, skips the dependents of a failure and stops on cancel. It knows
  * nothing of containers or processes: that is the executor's job.
+ *
+ * Services (services.ts) start like steps, but take none of the `concurrency` slots (a service
+ * holds its slot until the end of the run); their dependents start once they are ready. Once no
+ * step is left to run, a run without failures waits for the cancel, services up; a run with a
+ * failure stops its services and ends.
  */
-import type { FlatGraph, FlatStep } from '../workflow';
+import { isService, type FlatGraph, type FlatStep } from '../workflow';
 import { EngineError, RunError, StepFailedError, StepTimeoutError } from './errors';
 import type { EventInit, StepRunStatus } from './events';
 import type { Executor } from './executor';
+import { runService } from './services';
 import {
   enclosingWorkflow,
   parameterArguments,
@@ -56,14 +62,21 @@ export async function schedule(
 
   const ready: FlatStep[] = [];
   const running = new Set<Promise<void>>();
+  let runningSteps = 0;
   let stopReason: string | undefined;
+  /** Aborted when the run ends with a failure: its services are stopped too. */
+  const stopServices = new AbortController();
+  /** Resolved when a service becomes ready, which may let its dependents start. */
+  let wake = (): void => {};
+  let serviceReady = new Promise<void>(resolve => (wake = resolve));
+  let announced = false;
 
   const markReady = (): void => {
     for (const step of graph.steps) {
       const report = reports.get(step.id)!;
       if (
         report.status === 'pending' &&
-        step.needs.every(id => reports.get(id)!.status === 'succeeded')
+        step.needs.every(id => ['succeeded', 'ready'].includes(reports.get(id)!.status))
       ) {
         report.status = 'queued';
         ready.push(step);
@@ -86,19 +99,52 @@ export async function schedule(
     }
   };
 
+  /** Whether a step (not a service) runs, or may still start. */
+  const stepsLeft = (): boolean =>
+    graph.steps.some(step => {
+      const status = reports.get(step.id)!.status;
+      return (
+        !isService(step) &&
+        (['running', 'retrying', 'building'].includes(status) ||
+          (!stopReason && (status === 'pending' || status === 'queued')))
+      );
+    });
+
   const start = (step: FlatStep): void => {
-    const task = runStep(step, graph, executor, options, emit, cancel, reports.get(step.id)!).then(
-      () => {
-        running.delete(task);
-        const report = reports.get(step.id)!;
-        if (report.status === 'failed') {
-          skipDependents(step.id);
-          if (!options.keepGoing && !stopReason) {
-            stopReason = `the run stopped after ${step.id} failed (--keep-going would run it)`;
-          }
+    const report = reports.get(step.id)!;
+    let work: Promise<void>;
+    if (isService(step)) {
+      const workflow = enclosingWorkflow(graph, step);
+      work = runService({
+        service: step,
+        workflow,
+        executor,
+        command: commandOf(step),
+        env: async () => ({
+          ...stepEnvironment(options.environment, graph, step, workflow, 1),
+          ...(await stepExtras(step, options, emit))
+        }),
+        emit,
+        report,
+        cancel,
+        stop: stopServices.signal,
+        onReady: () => wake()
+      });
+    } else {
+      runningSteps++;
+      work = runStep(step, graph, executor, options, emit, cancel, report).finally(
+        () => runningSteps--
+      );
+    }
+    const task = work.then(() => {
+      running.delete(task);
+      if (report.status === 'failed') {
+        skipDependents(step.id);
+        if (!options.keepGoing && !stopReason) {
+          stopReason = `the run stopped after ${step.id} failed (--keep-going would run it)`;
         }
       }
-    );
+    });
     running.add(task);
   };
 
@@ -107,13 +153,32 @@ export async function schedule(
     if (cancel.aborted) {
       stopReason ??= 'the run was cancelled';
     }
-    while (!stopReason && ready.length > 0 && running.size < options.concurrency) {
-      start(ready.shift()!);
+    for (let i = 0; !stopReason && i < ready.length;) {
+      if (isService(ready[i]) || runningSteps < options.concurrency) {
+        start(ready.splice(i, 1)[0]);
+      } else {
+        i++;
+      }
+    }
+    if (!stepsLeft()) {
+      if ([...reports.values()].some(r => r.status === 'failed')) {
+        stopServices.abort();
+      } else if (!announced && running.size > 0) {
+        announced = true;
+        const services = graph.steps.filter(isService).map(s => s.id);
+        emit({
+          type: 'notice',
+          message:
+            `no step is left to run; the services ${services.join(', ')} keep running until ` +
+            'the run is stopped (Ctrl-C, or run.cancel() in code)'
+        });
+      }
     }
     if (running.size === 0) {
       break;
     }
-    await Promise.race(running);
+    await Promise.race([...running, serviceReady]);
+    serviceReady = new Promise<void>(resolve => (wake = resolve));
     if (!stopReason) {
       markReady();
     }
@@ -147,9 +212,7 @@ async function runStep(
   const workflow = enclosingWorkflow(graph, step);
   const retries = step.spec.retries ?? 0;
   const timeout = step.spec.timeout;
-  const command = step.spec.command
-    ? [...step.spec.command, ...parameterArguments(step.spec.parameters)]
-    : undefined;
+  const command = commandOf(step);
 
   for (let attempt = 1; ; attempt++) {
     report.status = 'running';
@@ -233,6 +296,13 @@ async function runStep(
     });
     return;
   }
+}
+
+/** The argv of a step or service: its command and its parameters; undefined: the image's own. */
+function commandOf(step: FlatStep): string[] | undefined {
+  return step.spec.command
+    ? [...step.spec.command, ...parameterArguments(step.spec.parameters)]
+    : undefined;
 }
 
 /** The step's further variables; a failure to get them is a notice, not a failed step. */

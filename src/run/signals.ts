@@ -71,6 +71,9 @@ function interruptedLine(result: RunResult): string {
   if (result.error instanceof CleanupError) {
     return `run ${result.id} interrupted; ${result.error.message}`;
   }
+  if (result.status === 'succeeded' && result.steps.some(s => s.status === 'stopped')) {
+    return `run ${result.id} stopped: its steps had succeeded, and its services are removed`;
+  }
   if (result.status !== 'cancelled') {
     return `run ${result.id} ${result.status} before the interrupt reached it`;
   }

@@ -16,6 +16,8 @@ export interface StepSnapshot {
   message?: string;
   /** The last line it printed. */
   lastLine?: string;
+  /** A ready service: where this machine reaches it (one URL per replica). */
+  endpoints?: string[];
 }
 
 export interface RunSnapshot {
@@ -72,6 +74,16 @@ export function snapshot(events: Iterable<RunEvent>): RunSnapshot {
       case 'step-retrying':
         step.status = 'retrying';
         step.message = event.error;
+        break;
+      case 'service-ready':
+        step.status = 'ready';
+        step.endpoints = event.endpoints;
+        step.message = `reached at ${event.url} by the steps`;
+        break;
+      case 'service-stopped':
+        step.status = 'stopped';
+        step.finishedAt = iso(event.time);
+        step.message = event.reason;
         break;
       case 'step-succeeded':
       case 'step-failed':

@@ -7,6 +7,8 @@ export interface StepEnvironment {
   tracker?: string;
   /** Tracking servers of single workflows, by qualified id (e.g. embedded per-workflow trackers). */
   trackers?: Record<string, string>;
+  /** The URL of each service of the workflow, by variable (SCANFLOW_SERVICE_<NAME>_URL). */
+  services?: Record<string, string>;
 }
 
 /**
@@ -78,6 +80,12 @@ export function stepEnvironment(
   env.SCANFLOW_STEP = step.id;
   env.SCANFLOW_WORKFLOW = workflow;
   env.SCANFLOW_ATTEMPT = String(attempt);
+  // Every step and service is told where every service is: one that depends on a service
+  // reaches it there once it is ready.
+  Object.assign(env, run.services);
+  if (step.spec.kind === 'service') {
+    env.SCANFLOW_SERVICE_PORT = String(step.spec.port);
+  }
   const tracker = trackerFor(graph, step, run);
   if (tracker.url) {
     env.MLFLOW_TRACKING_URI = tracker.url;

@@ -246,7 +246,11 @@ export class RunTracking {
 
   /** Records one run event in the tracker of its step (run-wide events go to every tracker). */
   observe(event: RunEvent): void {
-    if ('step' in event) {
+    if (event.type === 'service-stopped') {
+      // A service the run stopped did its job: its MLflow run ends FINISHED, as a step's that
+      // succeeded.
+      this.byStep.get(event.step)?.recorder.observe({ ...event, type: 'step-succeeded' });
+    } else if ('step' in event) {
       this.byStep.get(event.step)?.recorder.observe(event);
     } else {
       [...this.embedded, ...this.external].forEach(e => e.recorder.observe(event));

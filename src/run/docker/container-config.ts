@@ -20,6 +20,11 @@ export interface ContainerRequest {
   /** The run's outputs volume: read-write at /scanflow/outputs, read-only at /scanflow/inputs. */
   volume: string;
   resources?: Resources;
+  /**
+   * A service's port, published on this machine's 127.0.0.1 only: on `hostPort`, or on a free
+   * port the engine picks when it is undefined.
+   */
+  publish?: { port: number; hostPort?: number };
 }
 
 export function containerOptions(request: ContainerRequest): Docker.ContainerCreateOptions {
@@ -37,8 +42,16 @@ export function containerOptions(request: ContainerRequest): Docker.ContainerCre
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
+    ExposedPorts: request.publish ? { [`${request.publish.port}/tcp`]: {} } : undefined,
     HostConfig: {
       NetworkMode: request.network,
+      PortBindings: request.publish
+        ? {
+            [`${request.publish.port}/tcp`]: [
+              { HostIp: '127.0.0.1', HostPort: String(request.publish.hostPort ?? '') }
+            ]
+          }
+        : undefined,
       // A real init as PID 1, so that SIGTERM stops the step at once.
       Init: true,
       ExtraHosts: [`${HOST_ALIAS}:host-gateway`],

@@ -2,15 +2,27 @@
  * The Docker executor: one container per step attempt, on a network of the run, with the run's
  * outputs volume mounted read-write at /scanflow/outputs and read-only at /scanflow/inputs.
  * Every container, network and volume carries the scanflow labels.
+ *
+ * A service runs as one container per replica, all known on the run's network by the service's
+ * name (Docker's DNS answers with every replica), each with its port published on 127.0.0.1 only:
+ * the first replica on the same port when it is free there, the others on ports the engine picks.
  */
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { CommandNotFoundError, EngineError, RunError, StepConfigError } from '../errors';
 import type { EventInit } from '../events';
-import type { Executor, RunPlan, AttemptOutcome, StepRequest } from '../executor';
+import type {
+  AttemptOutcome,
+  Executor,
+  RunningService,
+  RunPlan,
+  ServiceRequest,
+  StepRequest
+} from '../executor';
 import { LineSplitter } from '../lines';
+import { isLoopbackPortFree } from '../ports';
 import { parameterArguments } from '../step-env';
-import type { ParameterValue } from '../../workflow';
+import type { FlatStep, ParameterValue, ServiceSpec } from '../../workflow';
 import { DockerClient, LABEL, errorText, statusOf, type DockerOptions } from './client';
 import { containerOptions } from './container-config';
 import { ensureStepImage } from './images';
@@ -113,6 +125,131 @@ export class DockerExecutor implements Executor {
     return this.client.networkGateway(this.network);
   }
 
+  serviceUrl(service: FlatStep<ServiceSpec>): string {
+    return `http://${service.spec.name}:${service.spec.port}`;
+  }
+
+  async startService(request: ServiceRequest): Promise<RunningService> {
+    const { service } = request;
+    const { port } = service.spec;
+    const image = this.imageNames.get(service.id)!;
+    const command = request.command ?? this.defaultCommand(image, service.spec.parameters);
+    const replicas: Array<{ container: Docker.Container; ended: Promise<AttemptOutcome> }> = [];
+    let stopping = false;
+    const stop = async (): Promise<void> => {
+      stopping = true;
+      await Promise.all(
+        replicas.map(async ({ container, ended }) => {
+          await container.stop({ t: this.options.stopGraceSeconds ?? 3 }).catch(() => undefined);
+          await ended.catch(() => undefined);
+          this.live.delete(container);
+          await container.remove({ force: true, v: true }).catch(() => undefined);
+        })
+      );
+    };
+    const endpoints: string[] = [];
+    try {
+      for (let replica = 1; replica <= (service.spec.replicas ?? 1); replica++) {
+        // The same port on this machine when it is free, so that its address is the one the
+        // definition names; else (and for further replicas) one that the engine picks.
+        const hostPort = replica === 1 && (await isLoopbackPortFree(port)) ? port : undefined;
+        let container: Docker.Container;
+        try {
+          container = await this.client.docker.createContainer(
+            containerOptions({
+              name: `scanflow-${this.runId}-${service.id}-r${replica}`,
+              image,
+              command,
+              env: { ...request.env, SCANFLOW_REPLICA: String(replica) },
+              labels: this.labels({
+                [LABEL.workflow]: request.workflow,
+                [LABEL.step]: service.id
+              }),
+              network: this.network,
+              volume: this.outputs,
+              alias: service.spec.name,
+              resources: service.spec.resources,
+              publish: { port, hostPort }
+            })
+          );
+        } catch (error) {
+          throw new EngineError(
+            `the container of replica ${replica} was not created: ${errorText(error)}`,
+            service.id
+          );
+        }
+        this.live.add(container);
+        const log =
+          (service.spec.replicas ?? 1) > 1
+            ? (stream: 'stdout' | 'stderr', line: string) =>
+                request.log(stream, `[${replica}] ${line}`)
+            : request.log;
+        const started = await this.startAttached(container, service, log, command, image);
+        replicas.push({ container, ended: started.wait() });
+        endpoints.push(`http://127.0.0.1:${await this.publishedPort(container, service, port)}`);
+      }
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    const exited = new Promise<AttemptOutcome & { replica: number }>(resolve => {
+      replicas.forEach(({ ended }, replica) =>
+        ended.then(
+          outcome => !stopping && resolve({ ...outcome, replica }),
+          (error: unknown) =>
+            !stopping && resolve({ exitCode: -1, lastLine: errorText(error), replica })
+        )
+      );
+    });
+    return {
+      endpoints,
+      exited,
+      stop,
+      probe: (replica, probeCommand, signal) =>
+        this.execExitCode(replicas[replica].container, probeCommand, signal)
+    };
+  }
+
+  /** The port of this machine that a service container's `port` is published on. */
+  private async publishedPort(
+    container: Docker.Container,
+    service: FlatStep<ServiceSpec>,
+    port: number
+  ): Promise<string> {
+    const info = await container.inspect();
+    const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.find(
+      b => b.HostIp === '127.0.0.1'
+    );
+    if (!binding?.HostPort) {
+      throw new EngineError(`port ${port} was not published on 127.0.0.1`, service.id);
+    }
+    return binding.HostPort;
+  }
+
+  /** Runs a command in a running container and resolves with its exit code (-1 when stopped). */
+  private async execExitCode(
+    container: Docker.Container,
+    command: string[],
+    signal: AbortSignal
+  ): Promise<number> {
+    const exec = await container.exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const ended = new Promise<void>(resolve => {
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', () => resolve());
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    stream.resume();
+    await ended;
+    (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    if (signal.aborted) {
+      return -1;
+    }
+    const info = await exec.inspect();
+    return info.ExitCode ?? -1;
+  }
+
   async runStep(request: StepRequest): Promise<AttemptOutcome> {
     const { step } = request;
     const image = this.imageNames.get(step.id)!;
@@ -155,11 +292,37 @@ export class DockerExecutor implements Executor {
     command: string[],
     image: string
   ): Promise<AttemptOutcome> {
+    const started = await this.startAttached(container, request.step, request.log, command, image);
+    const stop = (): void => {
+      container.stop({ t: this.options.stopGraceSeconds ?? 3 }).catch(() => undefined);
+    };
+    request.signal.addEventListener('abort', stop);
+    if (request.signal.aborted) {
+      stop();
+    }
+    try {
+      return await started.wait();
+    } finally {
+      request.signal.removeEventListener('abort', stop);
+    }
+  }
+
+  /**
+   * Attaches to a container's output, starts it, and returns how to wait for its end (its exit
+   * code and last line, once its output is drained).
+   */
+  private async startAttached(
+    container: Docker.Container,
+    step: FlatStep,
+    log: StepRequest['log'],
+    command: string[],
+    image: string
+  ): Promise<{ wait(): Promise<AttemptOutcome> }> {
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
     const stdout = new PassThrough();
     const stderr = new PassThrough();
-    const out = new LineSplitter(line => request.log('stdout', line));
-    const err = new LineSplitter(line => request.log('stderr', line));
+    const out = new LineSplitter(line => log('stdout', line));
+    const err = new LineSplitter(line => log('stderr', line));
     stdout.on('data', (chunk: Buffer) => out.push(chunk));
     stderr.on('data', (chunk: Buffer) => err.push(chunk));
     const ended = new Promise<void>(resolve => {
@@ -172,52 +335,48 @@ export class DockerExecutor implements Executor {
     try {
       await container.start();
     } catch (error) {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
       const text = errorText(error);
       if (
         /exec: "[^"]*": (executable file not found|stat .*no such file or directory)/.test(text)
       ) {
-        throw new CommandNotFoundError(request.step.id, command[0] ?? '', `image '${image}'`);
+        throw new CommandNotFoundError(step.id, command[0] ?? '', `image '${image}'`);
       }
       if (/could not select device driver/.test(text)) {
         throw new StepConfigError(
-          `it asks for ${request.step.spec.resources?.gpus} GPUs, which this Docker engine cannot give (${text})`,
-          request.step.id,
+          `it asks for ${step.spec.resources?.gpus} GPUs, which this Docker engine cannot give (${text})`,
+          step.id,
           "install the NVIDIA container toolkit, or remove 'resources.gpus'"
         );
       }
-      throw new EngineError(`the container did not start: ${text}`, request.step.id);
+      throw new EngineError(`the container did not start: ${text}`, step.id);
     }
 
-    const stop = (): void => {
-      container.stop({ t: this.options.stopGraceSeconds ?? 3 }).catch(() => undefined);
+    const wait = async (): Promise<AttemptOutcome> => {
+      try {
+        const result = (await container.wait()) as { StatusCode: number };
+        // The attach stream ends once the container's output is drained.
+        await Promise.race([ended, new Promise(resolve => setTimeout(resolve, 2000))]);
+        out.end();
+        err.end();
+        // The init process (tini) reports a command it cannot exec and exits with 127.
+        if (result.StatusCode === 127 && /^\[FATAL tini .*\] exec .* failed/.test(err.last ?? '')) {
+          throw new CommandNotFoundError(step.id, command[0] ?? '', `image '${image}'`);
+        }
+        return { exitCode: result.StatusCode, lastLine: err.last ?? out.last };
+      } catch (error) {
+        if (error instanceof RunError) {
+          throw error;
+        }
+        if (statusOf(error) === 404) {
+          return { exitCode: 137 };
+        }
+        throw new EngineError(`lost the container: ${errorText(error)}`, step.id);
+      } finally {
+        (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      }
     };
-    request.signal.addEventListener('abort', stop);
-    if (request.signal.aborted) {
-      stop();
-    }
-    try {
-      const result = (await container.wait()) as { StatusCode: number };
-      // The attach stream ends once the container's output is drained.
-      await Promise.race([ended, new Promise(resolve => setTimeout(resolve, 2000))]);
-      out.end();
-      err.end();
-      // The init process (tini) reports a command it cannot exec and exits with 127.
-      if (result.StatusCode === 127 && /^\[FATAL tini .*\] exec .* failed/.test(err.last ?? '')) {
-        throw new CommandNotFoundError(request.step.id, command[0] ?? '', `image '${image}'`);
-      }
-      return { exitCode: result.StatusCode, lastLine: err.last ?? out.last };
-    } catch (error) {
-      if (error instanceof RunError) {
-        throw error;
-      }
-      if (statusOf(error) === 404) {
-        return { exitCode: 137 };
-      }
-      throw new EngineError(`lost the container: ${errorText(error)}`, request.step.id);
-    } finally {
-      request.signal.removeEventListener('abort', stop);
-      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-    }
+    return { wait };
   }
 
   /**
