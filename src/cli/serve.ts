@@ -21,6 +21,9 @@ interface ServeOptions {
   sampleRate: string;
   labelDir?: string;
   classes?: string;
+  replicas: string;
+  to?: string;
+  name?: string;
 }
 
 /** A number option, or an InputError naming the option and the fix. */
@@ -38,6 +41,25 @@ function numberOption(
 }
 
 const whole = (n: number): boolean => Number.isInteger(n) && n > 0;
+
+/** The options every replica on Swarm gets, as given here. */
+function replicaArguments(options: ServeOptions): string[] {
+  return [
+    ...(options.batching ? [] : ['--no-batching']),
+    ...[
+      'batchWindow',
+      'maxBatch',
+      'maxBody',
+      'maxRows',
+      'window',
+      'expectedRunTime',
+      'sampleRate'
+    ].flatMap(key => {
+      const flag = `--${key.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)}`;
+      return [flag, String(options[key as keyof ServeOptions])];
+    })
+  ];
+}
 
 /** `scanflow serve <model-uri>`: the model server (MLflow's scoring protocol, live checks, hot swap). */
 export function registerServeCommands(program: Command, output: Output): void {
@@ -74,6 +96,9 @@ export function registerServeCommands(program: Command, output: Output): void {
     .option('--sample-rate <share>', 'share of requests logged to the tracker', '0.01')
     .option('--label-dir <dir>', 'open a labeling session here with every flagged window')
     .option('--classes <names>', 'class names for labeling, comma-separated')
+    .option('--replicas <n>', 'replicas of the server (with --to swarm)', '1')
+    .option('--to <target>', 'deploy the server instead of running it here: swarm')
+    .option('--name <name>', 'the deployment name with --to (default serve-<model>)')
     .action(async (uri: string, options: ServeOptions) => {
       const maxBody = parseMemory(options.maxBody);
       if (maxBody === undefined || maxBody <= 0) {
@@ -144,6 +169,39 @@ export function registerServeCommands(program: Command, output: Output): void {
           .filter(Boolean),
         log: (line: string) => output.err(`scanflow serve: ${line}\n`)
       };
+      const replicas = numberOption(
+        options.replicas,
+        '--replicas',
+        whole,
+        'give a whole number of at least 1'
+      );
+      if (options.to !== undefined && options.to !== 'swarm') {
+        throw new InputError(`--to '${options.to}' is not a target of serve`, 'give --to swarm');
+      }
+      if (options.to === 'swarm') {
+        const { serveOnSwarm } = await import('../serve/swarm');
+        const service = await serveOnSwarm({
+          model: uri,
+          replicas,
+          name: options.name,
+          tracker: options.tracker,
+          checker: options.checker,
+          port: settings.port,
+          serveArguments: replicaArguments(options),
+          log: line => output.err(`scanflow serve: ${line}\n`)
+        });
+        output.out(
+          `scanflow serve: ${service.replicas} replica${service.replicas === 1 ? '' : 's'} of ${uri}${service.version ? ` version ${service.version}` : ''} as ${service.name}, on ${service.url}\n` +
+            `  scanflow undeploy ${service.name}   removes it\n`
+        );
+        return;
+      }
+      if (replicas > 1) {
+        throw new InputError(
+          `--replicas ${replicas} runs several servers`,
+          'add --to swarm (one server runs here)'
+        );
+      }
       // TensorFlow.js and the registry load only for this command.
       const { ModelServer, ServeError } = await import('../serve');
       const { CheckerError } = await import('../check/errors');

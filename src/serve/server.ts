@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyDetector } from '../check/persist';
 import { LabelingSession } from '../improve/session';
@@ -27,6 +27,8 @@ import { ModelLocator, openTracker, type LocalModel, type ModelTracker } from '.
 import { loadChecker, loadServedModel, type ServedModel } from './models';
 import { ServeRecorder } from './recorder';
 import { parseScoringRequest } from './scoring';
+
+const REPLICA = hostname();
 
 export interface ModelServerOptions {
   /** A folder, runs:/<run>/<path>, models:/<name>/<version>, models:/<name>/latest or models:/<name>@<alias>. */
@@ -346,6 +348,8 @@ export class ModelServer {
     const served = answer.context;
     const predictions = served.model.format(answer.outputs, scoring.params);
     response.setHeader('x-scanflow-model-version', served.local.version ?? '');
+    // Which replica answered (a container's hostname is its id): a gateway spreads requests.
+    response.setHeader('x-scanflow-replica', REPLICA);
     this.send(response, '/invocations', 200, { predictions });
     this.metrics.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     this.metrics.predictions.inc(scoring.rows.length);

@@ -89,12 +89,10 @@ const families: Array<fc.Arbitrary<Malformed>> = [
     )
     .map(([key, value]) => ({ what: 'wrong type', body: json({ [key]: value }) })),
   // Hostile nesting.
-  fc
-    .integer({ min: 4, max: 20_000 })
-    .map(depth => ({
-      what: 'deep nesting',
-      body: `{"inputs": [${'['.repeat(depth)}1${']'.repeat(depth)}]}`
-    })),
+  fc.integer({ min: 4, max: 20_000 }).map(depth => ({
+    what: 'deep nesting',
+    body: `{"inputs": [${'['.repeat(depth)}1${']'.repeat(depth)}]}`
+  })),
   // Bodies over the limit, and too many rows.
   fc
     .integer({ min: MAX_BODY + 1, max: 4 * MAX_BODY })
