@@ -53,7 +53,9 @@ function replicaArguments(options: ServeOptions): string[] {
       'maxRows',
       'window',
       'expectedRunTime',
-      'sampleRate'
+      'sampleRate',
+      'poll',
+      'experiment'
     ].flatMap(key => {
       const flag = `--${key.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)}`;
       return [flag, String(options[key as keyof ServeOptions])];
@@ -179,6 +181,12 @@ export function registerServeCommands(program: Command, output: Output): void {
         throw new InputError(`--to '${options.to}' is not a target of serve`, 'give --to swarm');
       }
       if (options.to === 'swarm') {
+        if (options.labelDir) {
+          throw new InputError(
+            '--label-dir opens labeling sessions where the server runs, and on Swarm that is inside a replica',
+            'serve here (without --to) to label flagged windows'
+          );
+        }
         const { serveOnSwarm } = await import('../serve/swarm');
         const service = await serveOnSwarm({
           model: uri,

@@ -101,7 +101,7 @@ async function startGateway(
  * Whether a URL answers within a second. The timer is a plain (referenced) one: a request that
  * hangs on a relay that is still starting keeps no event loop alive by itself.
  */
-async function answers(url: string): Promise<boolean> {
+export async function answers(url: string): Promise<boolean> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), 1000);
   try {

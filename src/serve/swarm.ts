@@ -25,13 +25,15 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pack } from 'tar-fs';
 import { stringify } from 'yaml';
+import { undeploy } from '../deploy/deploy';
 import { DEPLOY_LABEL, dnsName } from '../deploy/plan';
 import { runCommand, lastLines } from '../deploy/docker-cli';
 import { DeployError } from '../deploy/errors';
 import { buildProgramImage, type ProgramImage } from '../deploy/program-image';
+import { answers } from '../deploy/swarm-deployer';
 import { DockerClient } from '../run/docker/client';
 import { ServeError } from './errors';
-import { ModelLocator, openTracker } from './model-uri';
+import { ModelLocator, openTracker, type ModelTracker } from './model-uri';
 
 export const SERVE_PORT = 8080;
 
@@ -92,16 +94,30 @@ export async function serveOnSwarm(options: SwarmServeOptions): Promise<SwarmMod
   const cache = mkdtempSync(join(tmpdir(), 'scanflow-serve-swarm-'));
   try {
     const locator = new ModelLocator(options.model, join(cache, 'model'), tracker);
-    const model = await locator.fetch(await locator.currentVersion());
+    // A registered model is read by the replicas themselves, so that they follow its alias; a
+    // folder or a run's model is copied into the image.
+    const followsRegistry = locator.uri.kind !== 'path' && locator.uri.kind !== 'run';
+    if (followsRegistry) replicaTracker(tracker!, options.model);
+    const version = await locator.currentVersion(); // refuses an unknown name or alias now
+    const model = followsRegistry ? undefined : await locator.fetch(version);
     const checker = options.checker
       ? await new ModelLocator(options.checker, join(cache, 'checker'), tracker).fetch()
       : undefined;
-    const name = dnsName(options.name ?? `serve-${model.name ?? basename(model.path)}`, 40);
+    const modelName =
+      locator.uri.kind === 'path'
+        ? basename(locator.uri.path)
+        : 'name' in locator.uri
+          ? locator.uri.name
+          : 'model';
+    const name = dnsName(options.name ?? `serve-${modelName}`, 40);
     log(`building the server image`);
     const server = await buildProgramImage(client, SERVE_PROGRAM);
-    const image = await buildModelImage(client, server.image, name, model.path, checker?.path);
+    const image =
+      model || checker
+        ? await buildModelImage(client, server.image, name, model?.path, checker?.path)
+        : server.image;
     log(
-      `deploying ${options.replicas} replica${options.replicas === 1 ? '' : 's'} of ${image} as ${name}`
+      `deploying ${options.replicas} replica${options.replicas === 1 ? '' : 's'} of ${followsRegistry ? options.model : image} as ${name}`
     );
     const labels = {
       [DEPLOY_LABEL.deployment]: name,
@@ -113,14 +129,16 @@ export async function serveOnSwarm(options: SwarmServeOptions): Promise<SwarmMod
     const network = `${name}-net`;
     const command = [
       'serve',
-      '/model',
+      followsRegistry ? options.model : '/model',
       '--host',
       '0.0.0.0',
       '--port',
       String(SERVE_PORT),
+      ...(followsRegistry ? ['--tracker', tracker!.location] : []),
       ...(checker ? ['--checker', '/checker'] : []),
       ...(options.serveArguments ?? [])
     ];
+    const token = options.trackerToken ?? process.env.MLFLOW_TRACKING_TOKEN;
     const stack = {
       version: '3.8',
       services: {
@@ -128,6 +146,7 @@ export async function serveOnSwarm(options: SwarmServeOptions): Promise<SwarmMod
           image,
           command,
           labels,
+          ...(followsRegistry && token ? { environment: { MLFLOW_TRACKING_TOKEN: token } } : {}),
           networks: ['serve'],
           healthcheck: {
             test: [
@@ -169,20 +188,50 @@ export async function serveOnSwarm(options: SwarmServeOptions): Promise<SwarmMod
         'see the message above'
       );
     }
-    await waitForReplicas(client, `${name}_model`, options.replicas, log);
-    const url = await startGateway(
-      client,
-      server.image,
-      name,
-      network,
-      labels,
-      options.port ?? SERVE_PORT
-    );
+    let url: string;
+    try {
+      await waitForReplicas(client, `${name}_model`, options.replicas, log);
+      url = await startGateway(
+        client,
+        server.image,
+        name,
+        network,
+        labels,
+        options.port ?? SERVE_PORT
+      );
+    } catch (error) {
+      // Nothing half-deployed stays behind.
+      await undeploy(name).catch(() => undefined);
+      throw error;
+    }
     log(`the gateway on ${url} spreads requests over the replicas`);
-    return { name, url, replicas: options.replicas, image, version: model.version };
+    return { name, url, replicas: options.replicas, image, version };
   } finally {
     tracker?.close();
     rmSync(cache, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The tracker the replicas read a registered model from: the one given here, which must be one
+ * they can reach (not this machine's loopback, not a file on this machine).
+ */
+function replicaTracker(tracker: ModelTracker, model: string): void {
+  const fix =
+    'run the tracker on an address the swarm reaches (e.g. `scanflow tracker --host 0.0.0.0 --token T` and --tracker http://<this host>:5000), or serve a model folder, which is copied into the image';
+  if (!/^https?:\/\//.test(tracker.location)) {
+    throw new ServeError(
+      `The replicas read ${model} from the tracker, and ${tracker.location} is a file on this machine`,
+      fix
+    );
+  }
+  const host = new URL(tracker.location).hostname;
+  // 0.0.0.0 and :: mean "this machine" to a client as well.
+  if (['localhost', '[::1]', '[::]', '0.0.0.0'].includes(host) || host.startsWith('127.')) {
+    throw new ServeError(
+      `The replicas read ${model} from the tracker, and ${tracker.location} is this machine's loopback, which they cannot reach`,
+      fix
+    );
   }
 }
 
@@ -191,16 +240,16 @@ async function buildModelImage(
   client: DockerClient,
   base: string,
   name: string,
-  modelPath: string,
+  modelPath: string | undefined,
   checkerPath: string | undefined
 ): Promise<string> {
   const context = mkdtempSync(join(tmpdir(), 'scanflow-model-image-'));
   try {
-    copyInto(modelPath, join(context, 'model'));
+    if (modelPath) copyInto(modelPath, join(context, 'model'));
     if (checkerPath) copyInto(checkerPath, join(context, 'checker'));
     const dockerfile = [
       `FROM ${base}`,
-      'COPY model /model',
+      ...(modelPath ? ['COPY model /model'] : []),
       ...(checkerPath ? ['COPY checker /checker'] : []),
       ''
     ].join('\n');
@@ -251,9 +300,8 @@ async function waitForReplicas(
   const until = Date.now() + 180_000;
   let reported = -1;
   for (;;) {
-    const tasks = await client.docker.listTasks({
-      filters: JSON.stringify({ service: [service], 'desired-state': ['running'] })
-    });
+    const all = await client.docker.listTasks({ filters: JSON.stringify({ service: [service] }) });
+    const tasks = all.filter(t => t.DesiredState === 'running');
     let healthy = 0;
     for (const task of tasks) {
       const id = task.Status?.ContainerStatus?.ContainerID;
@@ -269,6 +317,15 @@ async function waitForReplicas(
     if (healthy !== reported) log(`${healthy} of ${count} replicas healthy`);
     reported = healthy;
     if (healthy >= count) return;
+    // Replicas that keep failing will not get better by waiting: say why now.
+    const failures = all.filter(t => ['failed', 'rejected'].includes(t.Status?.State ?? ''));
+    if (failures.length >= count + 2) {
+      const logs = await runCommand('docker', ['service', 'logs', '--tail', '3', '--raw', service]);
+      throw new DeployError(
+        `the replicas of ${service} keep failing (${failures.length} tasks so far: ${failures[0].Status?.Err ?? 'exited'}); their last lines:\n${lastLines(logs.stdout + logs.stderr, 6)}`,
+        'fix what the lines above say, then serve again'
+      );
+    }
     const failed = tasks.find(t => t.Status?.Err);
     if (Date.now() > until) {
       throw new DeployError(
@@ -309,11 +366,7 @@ async function startGateway(
   const url = `http://127.0.0.1:${ports?.[0]?.HostPort}`;
   const until = Date.now() + 30_000;
   for (;;) {
-    const ready = await fetch(`${url}/ping`).then(
-      r => r.ok,
-      () => false
-    );
-    if (ready) return url;
+    if (await answers(`${url}/ping`)) return url;
     if (Date.now() > until) {
       throw new DeployError(
         `the gateway on ${url} did not answer within 30 s`,

@@ -12,7 +12,8 @@ import type { Classifier } from '../../src/improve/classifier';
 import { serveOnSwarm, type SwarmModelService } from '../../src/serve/swarm';
 import { docker } from '../run/helpers';
 import { deploymentName } from '../deploy/helpers';
-import { rowsOf, savedClassifier, temporaryFolder, unseen } from './fixtures';
+import { startTracker } from '../../src/track';
+import { registerModel, rowsOf, savedClassifier, temporaryFolder, unseen } from './fixtures';
 
 const folder = temporaryFolder('serve-swarm');
 const name = deploymentName('serve');
@@ -147,5 +148,113 @@ describe('serve --to swarm', () => {
     assert.deepEqual(await docker.listServices({ filters: label }), []);
     assert.deepEqual(await docker.listContainers({ all: true, filters: label }), []);
     assert.deepEqual(await docker.listNetworks({ filters: label }), []);
+  });
+});
+
+describe('serve --to swarm, from the registry', () => {
+  it('every replica swaps to the version the alias moves to, under load, without a failed request', async () => {
+    const trackerFolder = temporaryFolder('serve-swarm-tracker');
+    // The replicas reach this machine through the swarm's bridge: the tracker listens on every
+    // address, behind a token.
+    const bridge = await runCommand('docker', [
+      'network',
+      'inspect',
+      'docker_gwbridge',
+      '--format',
+      '{{(index .IPAM.Config 0).Gateway}}'
+    ]);
+    const token = 'serve-swarm-test-token';
+    const tracker = await startTracker({
+      host: '0.0.0.0',
+      port: 0,
+      token,
+      storePath: `${trackerFolder.path}/tracker.db`
+    });
+    const url = `http://${bridge.stdout.trim()}:${tracker.port}`;
+    const registryName = deploymentName('registry');
+    const second = await savedClassifier(trackerFolder.path, 2);
+    try {
+      assert.equal(
+        await registerModel(tracker, 'digits', (await savedClassifier(trackerFolder.path, 1)).path),
+        '1'
+      );
+      assert.equal(await registerModel(tracker, 'digits', second.path), '2');
+      await tracker.store.setRegisteredModelAlias('digits', 'champion', '1');
+      await assert.rejects(
+        serveOnSwarm({
+          model: 'models:/digits@champion',
+          replicas: 2,
+          tracker: `http://127.0.0.1:${tracker.port}`,
+          trackerToken: token
+        }),
+        /this machine's loopback, which they cannot reach.*Fix: run the tracker on an address the swarm reaches/
+      );
+      const served = await serveOnSwarm({
+        model: 'models:/digits@champion',
+        replicas: 2,
+        name: registryName,
+        tracker: url,
+        trackerToken: token,
+        port: 0,
+        serveArguments: ['--poll', '0.5']
+      });
+      assert.equal(served.version, '1');
+      const row = unseen.images[11];
+      const seen: Array<{
+        status: number;
+        version: string | null;
+        replica: string | null;
+        prediction: unknown;
+      }> = [];
+      let stop = false;
+      const client = async (): Promise<void> => {
+        while (!stop) {
+          const response = await fetch(`${served.url}/invocations`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ inputs: rowsOf([row]) })
+          }).catch(() => undefined);
+          const body = response ? ((await response.json()) as { predictions?: unknown }) : {};
+          seen.push({
+            status: response?.status ?? 0,
+            version: response?.headers.get('x-scanflow-model-version') ?? null,
+            replica: response?.headers.get('x-scanflow-replica') ?? null,
+            prediction: body.predictions
+          });
+        }
+      };
+      const clients = Array.from({ length: 4 }, client);
+      await new Promise(r => setTimeout(r, 1000));
+      await tracker.store.setRegisteredModelAlias('digits', 'champion', '2');
+      // Both replicas answer with version 2 within a few polls.
+      const deadline = Date.now() + 30_000;
+      const replicasOnTwo = (): number =>
+        new Set(seen.filter(s => s.version === '2').map(s => s.replica)).size;
+      while (replicasOnTwo() < 2 && Date.now() < deadline)
+        await new Promise(r => setTimeout(r, 200));
+      const swappedAt = seen.length;
+      await new Promise(r => setTimeout(r, 1000));
+      stop = true;
+      await Promise.all(clients);
+      assert.equal(replicasOnTwo(), 2, 'not every replica swapped to version 2');
+      const failed = seen.filter(s => s.status !== 200);
+      assert.equal(failed.length, 0, `${failed.length} of ${seen.length} failed`);
+      assert.ok(seen.slice(swappedAt).every(s => s.version === '2'));
+      const [expected] = second.model.predict([row]);
+      assert.ok(
+        seen
+          .filter(s => s.version === '2')
+          .every(s => JSON.stringify(s.prediction) === JSON.stringify([expected]))
+      );
+      // Each replica logged its verdicts and version to the tracker, as a run of its own.
+      const experiment = await tracker.store.getExperimentByName('serve');
+      const runs = await tracker.store.searchRuns([experiment.experiment_id]);
+      assert.ok(runs.items.length >= 2);
+    } finally {
+      await undeploy(registryName).catch(() => undefined);
+      second.model.dispose();
+      await tracker.close();
+      trackerFolder.remove();
+    }
   });
 });
