@@ -462,9 +462,10 @@ function splitRows(flat: Float32Array, count: number): Float32Array[] {
   return Array.from({ length: count }, (_, i) => flat.slice(i * width, (i + 1) * width));
 }
 
+/** One tensor of the rows; `set` copies a typed array without building a JavaScript array first. */
 function toTensor(rows: Matrix, width: number): tf.Tensor2D {
   const flat = new Float32Array(rows.length * width);
-  rows.forEach((row, i) => flat.set(Array.from(row), i * width));
+  rows.forEach((row, i) => flat.set(row, i * width));
   return tf.tensor2d(flat, [rows.length, width]);
 }
 
