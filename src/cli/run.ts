@@ -178,7 +178,10 @@ export function report(result: RunResult, output: Output): number {
     : '';
   if (result.status === 'succeeded') {
     const services = count('stopped');
-    const stopped = services ? `; its ${services} services were stopped and removed` : '';
+    const stopped =
+      services === 0
+        ? ''
+        : `; ${services === 1 ? 'its service was' : `its ${services} services were`} stopped and removed`;
     output.out(
       `run ${result.id} succeeded: ${result.steps.length} steps in ${seconds(result.durationMs)}${outputs}${stopped}\n`
     );

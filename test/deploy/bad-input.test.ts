@@ -128,3 +128,44 @@ test('100 definitions a target cannot express: one clear error each, exit 2, not
     assert.match(problems[0], kase.says, where);
   }
 });
+
+test('a workflow with a service is refused by every target, naming the service; exit 2, nothing written', async () => {
+  const spec: WorkflowSpec = {
+    kind: 'workflow',
+    name: 'served',
+    steps: [
+      { kind: 'step', name: 'train', image: 'scanflow/node:20', command: ['node', '-e', '0'] },
+      {
+        kind: 'service',
+        name: 'api',
+        image: 'scanflow/node:20',
+        command: ['node', 'serve.js'],
+        port: 8080
+      }
+    ]
+  };
+  const file = join(dir, 'served.json');
+  writeFileSync(file, JSON.stringify(spec));
+  for (const target of ['compose', 'swarm', 'k8s']) {
+    const out = join(dir, `served-${target}`);
+    let stdout = '';
+    let stderr = '';
+    const code = await main(['export', file, '--to', target, '-o', out], {
+      out: text => (stdout += text),
+      err: text => (stderr += text)
+    });
+    assert.equal(code, 2, `${target}: ${stderr}`);
+    assert.equal(stdout, '', target);
+    assert.ok(!existsSync(out), `${target}: nothing written`);
+    const problems = stderr.split('\n').filter(line => line.startsWith('  - '));
+    assert.deepEqual(
+      problems,
+      [
+        `  - served.api: it is a service, and services are not exported yet (to ${target} or any ` +
+          'target). Fix: run the workflow with `scanflow run`, which keeps its services up until ' +
+          'Ctrl-C, or serve the model with `scanflow serve`.'
+      ],
+      target
+    );
+  }
+});

@@ -6,7 +6,7 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { MIME } from '../../src/mime';
 import { workflowBundle, type StepState } from '../../src/notebook/bundles';
 import { graphSettings, WorkflowRenderer } from '../../src/lab/workflow-renderer';
-import { parallel, step, workflow } from '../../src/workflow/builders';
+import { parallel, service, step, workflow } from '../../src/workflow/builders';
 
 const XSS = '<img src=x onerror=alert(1)>';
 
@@ -407,5 +407,69 @@ describe('the workflow graph renderer', () => {
     assert.equal(doc.getElementsByTagName('script').length, 0);
     assert.ok(svg.includes('&lt;img src=x onerror=alert(1)&gt;'));
     assert.ok(svg.includes('<style>'));
+  });
+
+  it('draws a service as a pill with its port and replicas; ready, it shows running and healthy', async () => {
+    const serving = workflow('serving', [
+      step('train', { image: 'a' }),
+      service('api', {
+        image: 'b',
+        command: ['node', 'serve.js'],
+        port: 8080,
+        replicas: 2,
+        healthcheck: { path: '/health' }
+      }),
+      step('call', { image: 'c' })
+    ]);
+    const bundle = (status?: Record<string, StepState>): unknown =>
+      workflowBundle(serving, status).data[MIME.workflow];
+    const r = renderer();
+    await r.renderModel(model(bundle({ 'serving.api': { status: 'running', attempt: 1 } })));
+    const api = r.node.querySelector('g[data-id="serving.api"]');
+    assert.equal(api?.getAttribute('data-kind'), 'service');
+    assert.ok(api?.classList.contains('sf-service'));
+    assert.equal(api?.querySelector('.sf-service-badge text')?.textContent, ':8080 ×2');
+    assert.ok(!api?.querySelector('.sf-service-badge')?.classList.contains('sf-healthy'));
+    // A pill: its corners are rounded to half its height, where a step's box keeps small corners.
+    const rect = api?.querySelector(':scope > rect');
+    assert.equal(Number(rect?.getAttribute('rx')), Number(rect?.getAttribute('height')) / 2);
+    assert.equal(
+      r.node.querySelector('g[data-id="serving.train"] > rect')?.getAttribute('rx'),
+      '4'
+    );
+    assert.match(r.node.textContent ?? '', /2 steps · 1 service · 1 workflows/);
+
+    // Ready: drawn as running and healthy (never as finished), with where it is reached.
+    await r.renderModel(
+      model(
+        bundle({
+          'serving.train': { status: 'succeeded' },
+          'serving.api': {
+            status: 'ready',
+            endpoints: ['http://127.0.0.1:8080', 'http://127.0.0.1:32768']
+          },
+          'serving.call': { status: 'succeeded' }
+        })
+      )
+    );
+    const ready = r.node.querySelector('g[data-id="serving.api"]');
+    assert.equal(ready?.getAttribute('data-status'), 'ready');
+    assert.ok(ready?.querySelector('.sf-service-badge')?.classList.contains('sf-healthy'));
+    // The workflow that holds a ready service is still running.
+    assert.equal(
+      r.node.querySelector('g[data-id="serving"]')?.getAttribute('data-status'),
+      'running'
+    );
+    const tip = hover(r, 'serving.api');
+    assert.equal(
+      tip?.querySelector('.jp-ScanflowWorkflow-tooltipStatus')?.textContent,
+      'running, healthy'
+    );
+    const shown = facts(tip);
+    assert.equal(shown.port, '8080 · 2 replicas');
+    assert.equal(shown.healthcheck, 'GET /health');
+    assert.equal(shown.endpoint, 'http://127.0.0.1:32768');
+    assert.match(r.node.textContent ?? '', /2 succeeded, 1 serving/);
+    assert.match(r.toSvg(), /:8080 ×2/);
   });
 });

@@ -4,7 +4,16 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ArtifactStore, SqliteStore, defaultArtifactsDir, loadRecordedRun } from '../../src/track';
-import { leftovers, nodeStep, scanflow, testRunId, wf, writeDefinition } from './helpers';
+import {
+  callerStep,
+  httpService,
+  leftovers,
+  nodeStep,
+  scanflow,
+  testRunId,
+  wf,
+  writeDefinition
+} from './helpers';
 
 /** The hello example's tracking store (next to the workflow), as `scanflow run` leaves it. */
 const HELLO_STORE = join(__dirname, '..', '..', 'examples', 'hello', '.scanflow', 'tracking.db');
@@ -146,6 +155,41 @@ describe('scanflow run', () => {
       assert.deepEqual(await leftovers(runId), nothingLeft);
     });
   }
+});
+
+describe('a run with a service', () => {
+  test('stays up after its steps, shows the service with its address, and Ctrl-C ends it with exit code 0', async () => {
+    const runId = testRunId('cli-service');
+    const file = writeDefinition(
+      wf('served', [
+        nodeStep('prepare', "console.log('prepared')"),
+        httpService('api', { port: 8080, healthcheck: { path: '/health', interval: 0.2 } }),
+        callerStep('call', 'api')
+      ])
+    );
+    let interrupted = false;
+    const result = await scanflow(['run', file, '--executor', 'docker', '--run-id', runId], {
+      onStdout: (stdout, child) => {
+        if (!interrupted && stdout.includes('no step is left to run')) {
+          interrupted = true;
+          child.kill('SIGINT');
+        }
+      }
+    });
+    assert.ok(interrupted, `the steps never finished: ${result.stdout}${result.stderr}`);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(
+      result.stdout,
+      /ready {2}served\.api: http:\/\/api:8080 \(from this machine: http:\/\/127\.0\.0\.1:\d+\)/
+    );
+    assert.match(result.stdout, /served\.call \| answer: hello from replica 1/);
+    assert.match(result.stdout, /stop {3}served\.api: the run was stopped/);
+    assert.match(
+      result.stdout,
+      new RegExp(`run ${runId} succeeded: 3 steps in .*; its service was stopped and removed`)
+    );
+    assert.deepEqual(await leftovers(runId), nothingLeft);
+  });
 });
 
 describe('bad input gives one line naming the step and the cause, exit code 1, nothing left', () => {

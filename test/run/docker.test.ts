@@ -4,10 +4,20 @@ import { createServer } from 'node:http';
 import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { ImageNotFoundError, RequirementsError, runWorkflow, type RunEvent } from '../../src/run';
+import {
+  ImageNotFoundError,
+  RequirementsError,
+  runWorkflow,
+  ServiceExitedError,
+  ServiceUnhealthyError,
+  type RunEvent,
+  type WorkflowRun
+} from '../../src/run';
 import { containerOptions } from '../../src/run/docker/container-config';
 import {
+  callerStep,
   docker,
+  httpService,
   leftovers,
   logsByStep,
   nodeStep,
@@ -537,6 +547,146 @@ describe('docker executor', () => {
     assert.ok(building?.type === 'step-building' && !building.cached);
     await assert.rejects(docker.getImage(building.image).inspect(), { statusCode: 404 });
     assert.ok(await docker.getImage('scanflow/debian:bookworm').inspect(), 'the base is kept');
+    assert.deepEqual(await leftovers(result.id), nothingLeft);
+  });
+});
+
+/** Resolves with the first event that `match` accepts (from the history, or later). */
+function eventOf<T extends RunEvent>(
+  handle: WorkflowRun,
+  match: (event: RunEvent) => event is T
+): Promise<T> {
+  return new Promise(resolve => {
+    const seen = handle.history().find(match);
+    if (seen) return resolve(seen);
+    const off = handle.on(event => {
+      if (match(event)) {
+        off();
+        resolve(event);
+      }
+    });
+  });
+}
+
+describe('docker executor: services', () => {
+  test('a step, a service with 2 replicas, a step that calls it; the service runs until cancel()', async () => {
+    const spec = wf('serving', [
+      nodeStep('prepare', "console.log('prepared')"),
+      httpService('api', {
+        port: 8080,
+        replicas: 2,
+        healthcheck: { path: '/health', interval: 0.2 }
+      }),
+      callerStep('call', 'api')
+    ]);
+    const handle = run(spec, 'service');
+    const ready = await eventOf(
+      handle,
+      (e): e is Extract<RunEvent, { type: 'service-ready' }> => e.type === 'service-ready'
+    );
+    assert.equal(ready.url, 'http://api:8080');
+    assert.equal(ready.endpoints.length, 2);
+    await eventOf(
+      handle,
+      (e): e is Extract<RunEvent, { type: 'notice' }> =>
+        e.type === 'notice' && e.message.startsWith('no step is left to run')
+    );
+
+    // The steps are done, the service is still up: two containers, each published on 127.0.0.1
+    // only, each answering from this machine as its own replica.
+    const logs = logsByStep(handle.history());
+    // The step reached the service by its name on the run's network (either replica may answer).
+    assert.equal(logs.get('serving.call')?.length, 1);
+    assert.match(logs.get('serving.call')![0], /^answer: hello from replica [12]$/);
+    const { containers } = await leftovers(handle.id);
+    assert.equal(containers.length, 2, containers.join(', '));
+    for (const name of containers) {
+      const info = await docker.getContainer(name.slice(1)).inspect();
+      assert.equal(info.State.Running, true);
+      assert.deepEqual(
+        (info.HostConfig.PortBindings as Record<string, Array<{ HostIp: string }>> | undefined)?.[
+          '8080/tcp'
+        ]?.map(binding => binding.HostIp),
+        ['127.0.0.1']
+      );
+    }
+    for (const [i, endpoint] of ready.endpoints.entries()) {
+      assert.match(endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(await (await fetch(`${endpoint}/`)).text(), `hello from replica ${i + 1}`);
+    }
+    const status = new Map(handle.history().flatMap(e => ('step' in e ? [[e.step, e.type]] : [])));
+    assert.equal(status.get('serving.api'), 'service-ready');
+    assert.equal(status.get('serving.call'), 'step-succeeded');
+
+    const result = await handle.cancel();
+    assert.equal(result.status, 'succeeded', result.error?.message);
+    assert.deepEqual(
+      result.steps.map(s => [s.id, s.status]),
+      [
+        ['serving.prepare', 'succeeded'],
+        ['serving.api', 'stopped'],
+        ['serving.call', 'succeeded']
+      ]
+    );
+    assert.deepEqual(await leftovers(result.id), nothingLeft);
+    await assert.rejects(fetch(`${ready.endpoints[0]}/`));
+  });
+
+  test('a service whose container exits on its own fails the run, and nothing is left', async () => {
+    const spec = wf('exiting', [
+      {
+        kind: 'service',
+        name: 'flaky',
+        image: 'scanflow/node:20',
+        command: [
+          'node',
+          '-e',
+          "console.log('up for a moment');setTimeout(()=>process.exit(3),1500)"
+        ],
+        port: 9000
+      },
+      nodeStep('long', "setTimeout(()=>console.log('done'),5000)")
+    ]);
+    const result = await run(spec, 'service-exit').done;
+    assert.equal(result.status, 'failed');
+    assert.ok(result.error instanceof ServiceExitedError, String(result.error));
+    assert.match(
+      result.error.message,
+      /exited with code 3 while the run still ran it \(last output: up for a moment\)/
+    );
+    assert.deepEqual(
+      result.steps.map(s => [s.id, s.status]),
+      [
+        ['exiting.flaky', 'failed'],
+        ['exiting.long', 'succeeded']
+      ]
+    );
+    assert.deepEqual(await leftovers(result.id), nothingLeft);
+  });
+
+  test('a service that never passes its healthcheck fails, with the fix; its dependents are skipped', async () => {
+    const spec = wf('unhealthy', [
+      // Listening on the container's loopback: nothing outside the container reaches it.
+      httpService('api', {
+        host: '127.0.0.1',
+        healthcheck: { path: '/health', interval: 0.2, retries: 3 }
+      }),
+      callerStep('call', 'api')
+    ]);
+    const result = await run(spec, 'service-unhealthy').done;
+    assert.equal(result.status, 'failed');
+    assert.ok(result.error instanceof ServiceUnhealthyError, String(result.error));
+    assert.match(
+      result.error.message,
+      /^step unhealthy\.api: the service did not pass its healthcheck: GET http:\/\/127\.0\.0\.1:\d+\/health failed 4 times in a row, last: .+\. Fix: check that it listens on port 8080 on every interface \(0\.0\.0\.0/
+    );
+    assert.deepEqual(
+      result.steps.map(s => [s.id, s.status]),
+      [
+        ['unhealthy.api', 'failed'],
+        ['unhealthy.call', 'skipped']
+      ]
+    );
     assert.deepEqual(await leftovers(result.id), nothingLeft);
   });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { RunEvent } from '../../src/run';
-import type { NodeSpec, StepSpec, WorkflowSpec } from '../../src/workflow';
+import type { NodeSpec, ServiceSpec, StepSpec, WorkflowSpec } from '../../src/workflow';
 
 export const docker = new Docker();
 export const NODE_IMAGE = 'scanflow/node:20';
@@ -30,6 +30,41 @@ export function nodeStep(name: string, source: string, extra: Partial<StepSpec> 
     ],
     ...extra
   };
+}
+
+/**
+ * A service running a small HTTP server in Node on SCANFLOW_SERVICE_PORT: GET /health answers
+ * "ok", anything else "hello from replica N". `host` is the address it listens on.
+ */
+export function httpService(
+  name: string,
+  extra: Partial<ServiceSpec> & { host?: string } = {}
+): ServiceSpec {
+  const { host = '0.0.0.0', ...fields } = extra;
+  const server =
+    "require('http').createServer((q,s)=>s.end(q.url==='/health'?'ok':'hello from replica '+process.env.SCANFLOW_REPLICA))" +
+    `.listen(Number(process.env.SCANFLOW_SERVICE_PORT),'${host}',()=>console.log('listening'))`;
+  return {
+    kind: 'service',
+    name,
+    image: NODE_IMAGE,
+    command: ['node', '-e', server],
+    port: 8080,
+    ...fields
+  };
+}
+
+/**
+ * A step that asks service `name` for "/" at the URL it was given, prints the answer, and fails
+ * unless the service answered as httpService does.
+ */
+export function callerStep(name: string, service: string): StepSpec {
+  const variable = `SCANFLOW_SERVICE_${service.toUpperCase()}_URL`;
+  return nodeStep(
+    name,
+    `fetch(process.env.${variable}+'/').then(r=>r.text()).then(t=>{console.log('answer: '+t);` +
+      "if(!t.startsWith('hello from replica'))process.exit(3)}).catch(e=>{console.error(String(e.cause??e));process.exit(2)})"
+  );
 }
 
 /** A step running a shell script (local executor only: the Node image has no shell). */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import {
   CommandNotFoundError,
@@ -13,6 +14,8 @@ import {
 } from '../../src/run';
 import type { WorkflowSpec } from '../../src/workflow';
 import {
+  callerStep,
+  httpService,
   isRunning,
   logsByStep,
   nodeStep,
@@ -298,5 +301,95 @@ describe('local executor', () => {
       none.error.message,
       "step none.x: it has no command, and the local executor cannot run an image. Fix: give the step a 'command', or run with --executor docker"
     );
+  });
+});
+
+/** A port of 127.0.0.1 that was free a moment ago; with `hold`, something listens there until closed. */
+async function loopbackPort(hold = false): Promise<{ port: number; close(): void }> {
+  const server = createServer();
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  if (!hold) await new Promise(resolve => server.close(resolve));
+  return { port, close: () => server.close() };
+}
+
+describe('local executor: services', () => {
+  test('a step, a service on 127.0.0.1:port with a command healthcheck, a step that calls it; up until cancel', async () => {
+    const { port } = await loopbackPort();
+    const health = `fetch('http://127.0.0.1:${port}/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
+    const spec = wf('local-serving', [
+      nodeStep('prepare', "console.log('prepared')"),
+      httpService('api', {
+        host: '127.0.0.1',
+        port,
+        healthcheck: { command: [process.execPath, '-e', health], interval: 0.1 }
+      }),
+      callerStep('call', 'api')
+    ]);
+    const handle = runLocal(spec, { tracking: false });
+    const steady = await new Promise<string>(resolve => {
+      const check = (): void => {
+        const notice = handle
+          .history()
+          .find(e => e.type === 'notice' && e.message.startsWith('no step is left to run'));
+        if (notice?.type === 'notice') resolve(notice.message);
+      };
+      check();
+      handle.on(check);
+    });
+    assert.match(steady, /the services local-serving\.api keep running until the run is stopped/);
+    assert.deepEqual(logsByStep(handle.history()).get('local-serving.call'), [
+      'answer: hello from replica 1'
+    ]);
+    const ready = handle.history().find(e => e.type === 'service-ready');
+    assert.ok(ready?.type === 'service-ready');
+    assert.equal(ready.url, `http://127.0.0.1:${port}`);
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'hello from replica 1');
+    assert.equal(snapshot(handle.history()).steps['local-serving.api'].status, 'ready');
+
+    const result = await handle.cancel();
+    assert.equal(result.status, 'succeeded', result.error?.message);
+    assert.deepEqual(
+      result.steps.map(s => s.status),
+      ['succeeded', 'stopped', 'succeeded']
+    );
+    assert.equal(snapshot(handle.history()).steps['local-serving.api'].status, 'stopped');
+    // The service's process is gone: its port is free again.
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
+  });
+
+  test('refuses, before anything runs, replicas it cannot give and a port that is taken', async () => {
+    const { port } = await loopbackPort();
+    const replicated = await runLocal(
+      wf('replicated', [httpService('api', { port, replicas: 2 })]),
+      { tracking: false }
+    ).done;
+    assert.ok(replicated.error instanceof StepConfigError);
+    assert.equal(
+      replicated.error.message,
+      `step replicated.api: it asks for 2 replicas, and the local executor runs a service as one ` +
+        `process on 127.0.0.1:${port}, which only one process can listen on. Fix: run the workflow ` +
+        "with --executor docker (one container per replica, behind one name), or set 'replicas' to 1"
+    );
+
+    const taken = await loopbackPort(true);
+    try {
+      const handle = runLocal(wf('taken', [httpService('api', { port: taken.port })]), {
+        tracking: false
+      });
+      const result = await handle.done;
+      assert.ok(result.error instanceof StepConfigError);
+      assert.match(
+        result.error.message,
+        new RegExp(`^step taken\\.api: its port ${taken.port} is taken on this machine`)
+      );
+      assert.equal(handle.history().filter(e => e.type === 'step-running').length, 0);
+      assert.deepEqual(
+        result.steps.map(s => s.status),
+        ['failed']
+      );
+    } finally {
+      taken.close();
+    }
   });
 });

@@ -5,9 +5,12 @@ import {
   criticalPath,
   findCycle,
   flatten,
+  isService,
   parallel,
+  service,
   stages,
   step,
+  toDot,
   workflow
 } from '../../src/workflow';
 import { image, nested } from './fixtures';
@@ -130,5 +133,37 @@ describe('graph algorithms', () => {
     assert.deepEqual(new Set(cycle), new Set(['loop.p.a', 'loop.p.b', 'loop.p.c']));
     assert.throws(() => stages(buildGraph(spec)), /cycle/);
     assert.equal(findCycle(buildGraph(nested)), undefined);
+  });
+});
+
+describe('services in the graph', () => {
+  // A service in a parallel group beside a step; a later step waits for the group.
+  const spec = workflow('serve', [
+    step('train', image),
+    parallel('up', [service('api', { ...image, port: 8080, replicas: 2 }), step('warm', image)]),
+    step('call', image)
+  ]);
+
+  it('is a node of the DAG like a step, ordered by nesting and `after`', () => {
+    const graph = flatten(spec);
+    assert.deepEqual(
+      graph.steps.filter(isService).map(s => s.id),
+      ['serve.up.api']
+    );
+    assert.deepEqual(stages(graph), [
+      ['serve.train'],
+      ['serve.up.api', 'serve.up.warm'],
+      ['serve.call']
+    ]);
+    assert.deepEqual(graph.steps.find(s => s.id === 'serve.call')!.needs.sort(), [
+      'serve.up.api',
+      'serve.up.warm'
+    ]);
+  });
+
+  it('is drawn in DOT as a hexagon labelled with its port and replicas', () => {
+    const dot = toDot(flatten(spec));
+    assert.match(dot, /"serve\.up\.api" \[label="api :8080 ×2", shape=hexagon, style=solid\];/);
+    assert.match(dot, /"serve\.train" \[label="train"\];/);
   });
 });

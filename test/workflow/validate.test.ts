@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   DefinitionError,
+  flatten,
   formatProblem,
   fromJSON,
   fromYAML,
   parseWorkflow,
+  service,
+  step,
   validate,
+  workflow,
   type Problem
 } from '../../src/workflow';
 
@@ -244,6 +248,126 @@ describe('parsing JSON and YAML', () => {
     assert.throws(
       () => fromYAML('name: x\nsteps:\n  - name: a\n', 'w.yaml'),
       /w\.yaml.*x\.a: the step has no image/s
+    );
+  });
+});
+
+describe('services', () => {
+  const api = { kind: 'service', name: 'api', ...node, command: ['node', 'serve.js'], port: 8080 };
+
+  it('accepts a service between steps, with replicas and a healthcheck, and a step that depends on it', () => {
+    const spec = parseWorkflow({
+      name: 'flow',
+      steps: [
+        { name: 'train', ...node, outputs: ['model'] },
+        { ...api, inputs: ['model'], replicas: 3, healthcheck: { path: '/health', retries: 5 } },
+        { name: 'call', ...node, after: ['api'] }
+      ]
+    });
+    assert.equal(spec.steps[1].kind, 'service');
+    const built = workflow('flow', [
+      step('train', { ...node, outputs: ['model'] }),
+      service('api', { ...node, port: 8080, inputs: ['model'] }),
+      step('call', node)
+    ]);
+    assert.deepEqual(validate(built), []);
+    assert.deepEqual(
+      flatten(built).steps.map(s => [s.id, s.spec.kind, s.needs]),
+      [
+        ['flow.train', 'step', []],
+        ['flow.api', 'service', ['flow.train']],
+        ['flow.call', 'step', ['flow.api']]
+      ]
+    );
+  });
+
+  it('refuses a port out of range or fractional, or a missing one, naming the range', () => {
+    for (const port of [0, 70000, 80.5]) {
+      const problem = only({ name: 'flow', steps: [{ ...api, port }] });
+      assert.equal(problem.where, 'flow.api');
+      assert.equal(problem.field, 'port');
+      assert.match(formatProblem(problem), /from 1 to 65535/);
+    }
+    const portless: Record<string, unknown> = { ...api };
+    delete portless.port;
+    assert.match(
+      formatProblem(only({ name: 'flow', steps: [portless] })),
+      /the required field 'port' is missing\. Fix: add 'port', the port the service listens on/
+    );
+  });
+
+  it('refuses replicas of 0 or fractional', () => {
+    assert.equal(
+      formatProblem(only({ name: 'flow', steps: [{ ...api, replicas: 0 }] })),
+      "flow.api (replicas): replicas must be at least 1, got 0. Fix: use a value of at least 1, or remove 'replicas'."
+    );
+    assert.equal(
+      formatProblem(only({ name: 'flow', steps: [{ ...api, replicas: 1.5 }] })),
+      'flow.api (replicas): replicas must be a whole number, not number 1.5. Fix: give the number ' +
+        'of containers that run the service, 1 or more.'
+    );
+  });
+
+  it('refuses outputs, retries and a timeout on a service, saying why', () => {
+    const problems = validate({
+      name: 'flow',
+      steps: [{ ...api, outputs: ['x'], retries: 2, timeout: 10 }]
+    });
+    assert.deepEqual(
+      problems.map(p => [p.field, p.message.split(':')[0]]),
+      [
+        ['outputs', 'a service has no outputs'],
+        ['retries', 'a service is not retried'],
+        ['timeout', 'a service has no timeout']
+      ]
+    );
+    assert.match(problems[0].fix!, /write outputs from a step/);
+  });
+
+  it('refuses two services on one port, and a service whose name another step has', () => {
+    const problems = messages({
+      name: 'flow',
+      steps: [
+        api,
+        { ...api, name: 'db', port: 8080 },
+        { kind: 'workflow', name: 'inner', steps: [{ name: 'api', ...node }] }
+      ]
+    });
+    assert.deepEqual(problems, [
+      "flow.api: its name 'api', by which steps reach it, is also the name of step flow.inner.api. " +
+        'Fix: give the service a name that no other step or service of the workflow has.',
+      'flow.db (port): port 8080 is also the port of service flow.api. Fix: give every service of ' +
+        'the workflow its own port.'
+    ]);
+    assert.match(
+      messages({ name: 'flow', steps: [api, { ...api, name: 'API', port: 9090 }] }).join(),
+      /its URL variable SCANFLOW_SERVICE_API_URL is also that of service flow.api/
+    );
+  });
+
+  it('refuses a healthcheck with both or neither of path and command, and a path without a slash', () => {
+    assert.match(
+      formatProblem(
+        only({ name: 'flow', steps: [{ ...api, healthcheck: { path: '/h', command: ['true'] } }] })
+      ),
+      /the healthcheck sets both 'path' and 'command'/
+    );
+    assert.match(
+      formatProblem(only({ name: 'flow', steps: [{ ...api, healthcheck: { interval: 2 } }] })),
+      /the healthcheck has neither an HTTP 'path' nor a 'command'/
+    );
+    assert.match(
+      formatProblem(only({ name: 'flow', steps: [{ ...api, healthcheck: { path: 'health' } }] })),
+      /"health" is not an HTTP path\. Fix: start it with a slash/
+    );
+  });
+
+  it('tells a step with a port that a service is declared with its kind', () => {
+    const asStep: Record<string, unknown> = { ...api };
+    delete asStep.kind;
+    assert.match(
+      formatProblem(only({ name: 'flow', steps: [asStep] })),
+      /'port' belongs to a service, and this node is a step\. Fix: declare it with kind: service/
     );
   });
 });
