@@ -11,6 +11,7 @@ export {
 } from './model-uri';
 export { loadChecker, loadServedModel, type Prediction, type ServedModel } from './models';
 export { MicroBatcher, type BatcherOptions } from './batcher';
+export { readAlertWindow, type AlertWindow } from './alert-window';
 export { parseScoringRequest, SCORING_FORMATS, type ScoringRequest } from './scoring';
 export {
   liveCheck,

@@ -24,6 +24,7 @@ import { RequestError, ServeError } from './errors';
 import { liveCheck, type LiveCheck, type LiveCheckOptions, type LiveVerdict } from './live-checks';
 import { ServeMetrics } from './metrics';
 import { ModelLocator, openTracker, type LocalModel, type ModelTracker } from './model-uri';
+import { writeAlertWindow } from './alert-window';
 import { loadChecker, loadServedModel, type ServedModel } from './models';
 import { ServeRecorder } from './recorder';
 import { parseScoringRequest } from './scoring';
@@ -405,11 +406,12 @@ export class ModelServer {
     const folder = join(this.options.labelDir!, `alert-${verdict.t}`);
     const classes = this.labelClasses();
     const side = Math.sqrt(served.model.inputWidth);
+    const ids = verdict.rows.map((_, i) => `t${verdict.t - verdict.rows.length + 1 + i}`);
     try {
       LabelingSession.create(folder, {
         classes,
         samples: verdict.rows.map((row, i) => ({
-          id: `t${verdict.t - verdict.rows.length + 1 + i}`,
+          id: ids[i],
           ...(Number.isInteger(side)
             ? { image: greyImageDataUrl({ width: side, height: side, values: row }) }
             : { row: Object.fromEntries(Array.from(row, (v, j) => [`x${j}`, v])) }),
@@ -418,6 +420,7 @@ export class ModelServer {
             : {})
         }))
       });
+      writeAlertWindow(folder, { ids, rows: verdict.rows, version: served.local.version });
       return folder;
     } catch (error) {
       this.log(
