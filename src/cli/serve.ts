@@ -240,4 +240,29 @@ export function registerServeCommands(program: Command, output: Output): void {
       await server.close();
       output.out(`scanflow serve stopped (${signal})\n`);
     });
+
+  program
+    .command('scale')
+    .description(
+      'Set the number of replicas of a model served on Swarm (scanflow serve --to swarm).'
+    )
+    .argument('<name>', 'the deployment name scanflow serve gave')
+    .argument('<replicas>', 'how many replicas to run')
+    .action(async (name: string, count: string) => {
+      const replicas = numberOption(
+        count,
+        '<replicas>',
+        n => Number.isInteger(n) && n >= 0,
+        'give a whole number, 0 or more'
+      );
+      const { scaleModelService } = await import('../serve/swarm');
+      const { ServeError } = await import('../serve/errors');
+      await scaleModelService(name, replicas, {
+        log: line => output.err(`scanflow scale: ${line}\n`)
+      }).catch((error: unknown) => {
+        if (error instanceof ServeError) throw new InputError(error.message.replace(/\.$/, ''));
+        throw error;
+      });
+      output.out(`scanflow scale: ${name} runs ${replicas} replica${replicas === 1 ? '' : 's'}\n`);
+    });
 }

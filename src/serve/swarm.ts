@@ -376,3 +376,53 @@ async function startGateway(
     await new Promise(resolve => setTimeout(resolve, 200));
   }
 }
+
+/** Sets the replicas of a model service deployed by `serveOnSwarm`; waits until they are healthy. */
+export async function scaleModelService(
+  name: string,
+  replicas: number,
+  options: { log?: (line: string) => void; docker?: DockerClient } = {}
+): Promise<void> {
+  if (!(Number.isInteger(replicas) && replicas >= 0)) {
+    throw new ServeError(
+      `${replicas} is not a number of replicas`,
+      'give a whole number, 0 or more'
+    );
+  }
+  const client = options.docker ?? new DockerClient();
+  const services = await client.docker.listServices({
+    filters: JSON.stringify({
+      label: [`${DEPLOY_LABEL.deployment}=${name}`, 'scanflow.service=model']
+    })
+  });
+  if (services.length === 0) {
+    throw new ServeError(
+      `There is no model service named ${name} on this swarm`,
+      '`scanflow deployments` lists what is deployed; scale a name that `scanflow serve --to swarm` gave'
+    );
+  }
+  const service = services[0].Spec!.Name!;
+  const scaled = await runCommand('docker', [
+    'service',
+    'scale',
+    '--detach',
+    `${service}=${replicas}`
+  ]);
+  if (scaled.code !== 0) {
+    throw new DeployError(
+      `docker service scale failed: ${lastLines(scaled.stderr)}`,
+      'see the message above'
+    );
+  }
+  const log = options.log ?? (() => undefined);
+  await waitForReplicas(client, service, replicas, log);
+  // Tasks being shut down are still listed as running for a moment: wait until just N are.
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const tasks = await client.docker.listTasks({
+      filters: JSON.stringify({ service: [service], 'desired-state': ['running'] })
+    });
+    if (tasks.length === replicas || Date.now() > until) return;
+    await new Promise(resolve => setTimeout(resolve, 250));
+  }
+}

@@ -5,6 +5,8 @@
  * leaves nothing behind.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { undeploy } from '../../src/deploy/deploy';
 import { runCommand } from '../../src/deploy/docker-cli';
@@ -140,6 +142,28 @@ describe('serve --to swarm', () => {
     const replicas = new Set<string>();
     for (let i = 0; i < 30; i++) replicas.add((await predict([row])).replica!);
     assert.equal(replicas.size, 3);
+  });
+
+  it('scanflow scale sets the replicas, and the gateway follows', async () => {
+    const bin = join(__dirname, '..', '..', 'bin', 'scanflow.js');
+    const scaled = spawnSync(process.execPath, [bin, 'scale', name, '2'], { encoding: 'utf8' });
+    assert.equal(scaled.status, 0, scaled.stderr);
+    assert.match(scaled.stdout, new RegExp(`${name} runs 2 replicas`));
+    assert.equal((await runningTasks()).length, 2);
+    // The gateway asks DNS again every second: then only the two replicas answer.
+    await new Promise(r => setTimeout(r, 1500));
+    const replicas = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const answer = await predict([unseen.images[i]]);
+      assert.equal(answer.status, 200);
+      replicas.add(answer.replica!);
+    }
+    assert.equal(replicas.size, 2);
+    const unknown = spawnSync(process.execPath, [bin, 'scale', 'no-such-model', '2'], {
+      encoding: 'utf8'
+    });
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /no model service named no-such-model.*scanflow deployments/);
   });
 
   it('undeploy removes the replicas, the gateway and the network', async () => {
