@@ -3,6 +3,7 @@
  * MLflow's stores: the scheduler only talks to this.
  */
 import type { FlatGraph, FlatStep, ServiceSpec, WorkflowSpec } from '../workflow';
+import type { RunError } from './errors';
 import type { EventInit, ExecutorKind } from './events';
 
 /** What an executor needs to know about the run. */
@@ -49,14 +50,24 @@ export interface ServiceRequest {
   log: (stream: 'stdout' | 'stderr', line: string) => void;
 }
 
+/** How a replica of a service ended on its own. */
+export interface ServiceExit extends AttemptOutcome {
+  /** 0-based. */
+  replica: number;
+  error?: RunError;
+}
+
 /** A started service: its replicas run until `stop()`, or until one of them exits on its own. */
 export interface RunningService {
   /** Where this machine reaches each replica (http://127.0.0.1:PORT), in replica order. */
   endpoints: string[];
   /** Runs a healthcheck command where replica `replica` (0-based) runs; resolves with its exit code. */
   probe(replica: number, command: string[], signal: AbortSignal): Promise<number>;
-  /** Resolves when a replica exits by itself (never after `stop()` was called). */
-  exited: Promise<AttemptOutcome & { replica: number }>;
+  /**
+   * Resolves when a replica exits by itself (never after `stop()` was called); `error` when the
+   * engine says why it could not run (e.g. its command does not exist in the image).
+   */
+  exited: Promise<ServiceExit>;
   /** Stops and removes every replica; resolves when they are gone. */
   stop(): Promise<void>;
 }

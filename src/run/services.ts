@@ -20,7 +20,7 @@ import {
   StepConfigError
 } from './errors';
 import type { EventInit } from './events';
-import type { AttemptOutcome, Executor, RunningService } from './executor';
+import type { Executor, RunningService, ServiceExit } from './executor';
 import type { StepReport } from './scheduler';
 
 export interface ServiceRun {
@@ -122,7 +122,7 @@ export async function runService(run: ServiceRun): Promise<void> {
 
 /** How waiting for readiness ended: ready (or stopped meanwhile), or a replica exited. */
 interface Readiness {
-  exited?: AttemptOutcome & { replica: number };
+  exited?: ServiceExit;
 }
 
 /**
@@ -216,8 +216,8 @@ async function probeOnce(
   }
 }
 
-function exitedError(service: string, outcome: AttemptOutcome): ServiceExitedError {
-  return new ServiceExitedError(service, outcome.exitCode, outcome.lastLine);
+function exitedError(service: string, exit: ServiceExit): RunError {
+  return exit.error ?? new ServiceExitedError(service, exit.exitCode, exit.lastLine);
 }
 
 /** Resolves (with undefined) when `signal` aborts. */

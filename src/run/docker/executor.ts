@@ -9,13 +9,20 @@
  */
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
-import { CommandNotFoundError, EngineError, RunError, StepConfigError } from '../errors';
+import {
+  CommandNotFoundError,
+  EngineError,
+  RunError,
+  ServiceExitedError,
+  StepConfigError
+} from '../errors';
 import type { EventInit } from '../events';
 import type {
   AttemptOutcome,
   Executor,
   RunningService,
   RunPlan,
+  ServiceExit,
   ServiceRequest,
   StepRequest
 } from '../executor';
@@ -185,19 +192,36 @@ export class DockerExecutor implements Executor {
                 request.log(stream, `[${replica}] ${line}`)
             : request.log;
         const started = await this.startAttached(container, service, log, command, image);
-        replicas.push({ container, ended: started.wait() });
-        endpoints.push(`http://127.0.0.1:${await this.publishedPort(container, service, port)}`);
+        const ended = started.wait();
+        // Handled by `exited` below, once every replica started: a replica may end before that.
+        ended.catch(() => undefined);
+        replicas.push({ container, ended });
+        const published = await this.publishedPort(container, service, port);
+        if (published === undefined) {
+          // It has ended already: its end says why (e.g. a command the image does not have).
+          const outcome = await ended;
+          throw new ServiceExitedError(service.id, outcome.exitCode, outcome.lastLine);
+        }
+        endpoints.push(`http://127.0.0.1:${published}`);
       }
     } catch (error) {
       await stop();
       throw error;
     }
-    const exited = new Promise<AttemptOutcome & { replica: number }>(resolve => {
+    const exited = new Promise<ServiceExit>(resolve => {
       replicas.forEach(({ ended }, replica) =>
         ended.then(
           outcome => !stopping && resolve({ ...outcome, replica }),
           (error: unknown) =>
-            !stopping && resolve({ exitCode: -1, lastLine: errorText(error), replica })
+            !stopping &&
+            resolve({
+              exitCode: -1,
+              replica,
+              error:
+                error instanceof RunError
+                  ? error
+                  : new EngineError(`lost the container: ${errorText(error)}`, service.id)
+            })
         )
       );
     });
@@ -210,13 +234,19 @@ export class DockerExecutor implements Executor {
     };
   }
 
-  /** The port of this machine that a service container's `port` is published on. */
+  /**
+   * The port of this machine that a service container's `port` is published on; undefined when
+   * the container is no longer running (ports are only bound while it runs).
+   */
   private async publishedPort(
     container: Docker.Container,
     service: FlatStep<ServiceSpec>,
     port: number
-  ): Promise<string> {
+  ): Promise<string | undefined> {
     const info = await container.inspect();
+    if (!info.State.Running) {
+      return undefined;
+    }
     const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.find(
       b => b.HostIp === '127.0.0.1'
     );
