@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SIZES, shiftOf } from '../../src/demo/mnist/data';
+import { ModelServer } from '../../src/serve';
 import { SqliteStore, type Run } from '../../src/track';
 import { leftovers, removeRunVolumes } from '../run/helpers';
 
@@ -58,6 +59,10 @@ describe('scanflow demo mnist', () => {
     runId = /workflow run (\S+) \(docker\)/.exec(result.stdout)?.[1];
     assert.ok(runId, result.stdout);
     assert.match(result.stdout, /browse it: scanflow tracker --store \S*tracker\.sqlite/);
+    assert.match(
+      result.stdout,
+      /serve the champion: scanflow serve models:\/mnist@champion --tracker \S*tracker\.sqlite/
+    );
     // The steps' logs (printed as step lines) and the host carry no TensorFlow.js advert for
     // tfjs-node, which cannot be installed here.
     assert.doesNotMatch(result.stdout + result.stderr, /install our node backend/);
@@ -138,6 +143,28 @@ describe('scanflow demo mnist', () => {
       assert.equal(champion.version, String(versions.length));
     } finally {
       store.close();
+    }
+
+    // The command the summary prints serves the champion from the tracker file.
+    const server = await ModelServer.start({
+      model: 'models:/mnist@champion',
+      tracker: join(out, 'tracker.sqlite'),
+      port: 0,
+      pollSeconds: 0
+    });
+    try {
+      const versions = /versions ([\d, ]+) \(champion: version (\d+)\)/.exec(result.stdout);
+      assert.equal(server.version, versions?.[2]);
+      const response = await fetch(`${server.url}/invocations`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ inputs: [Array(784).fill(0)] })
+      });
+      assert.equal(response.status, 200);
+      const { predictions } = (await response.json()) as { predictions: number[] };
+      assert.ok(Number.isInteger(predictions[0]) && predictions[0] >= 0 && predictions[0] < 10);
+    } finally {
+      await server.close();
     }
   });
 });

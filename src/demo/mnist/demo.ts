@@ -333,6 +333,7 @@ export function formatSummary(summary: MnistDemoSummary, cwd = process.cwd()): s
       `(champion: version ${summary.versions[summary.versions.length - 1]})`,
     `  tracker store: ${store}`,
     `  browse it: scanflow tracker --store ${store}`,
+    `  serve the champion: scanflow serve models:/${MODEL_NAME}@champion --tracker ${store}`,
     ...(summary.outputs
       ? [
           `  step outputs: ${summary.executor === 'docker' ? 'Docker volume' : 'folder'} ${summary.outputs}` +
