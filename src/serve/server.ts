@@ -465,8 +465,15 @@ export class ModelServer {
     clearTimeout(this.pollTimer);
     await this.polling;
     if (this.server?.listening) {
+      // Requests under way finish; kept-alive connections close as soon as they are idle, and
+      // after 5 s whatever is left is cut (a client's retry goes to another replica).
+      const closed = new Promise<void>(resolve => this.server.close(() => resolve()));
+      const idle = setInterval(() => this.server.closeIdleConnections(), 100);
+      const cut = setTimeout(() => this.server.closeAllConnections(), 5000);
       this.server.closeIdleConnections();
-      await new Promise<void>(resolve => this.server.close(() => resolve()));
+      await closed;
+      clearInterval(idle);
+      clearTimeout(cut);
     }
     await this.recorder?.close();
     this.current?.model.dispose();

@@ -31,6 +31,7 @@ import { runCommand, lastLines } from '../deploy/docker-cli';
 import { DeployError } from '../deploy/errors';
 import { buildProgramImage, type ProgramImage } from '../deploy/program-image';
 import { answers } from '../deploy/swarm-deployer';
+import type Docker from 'dockerode';
 import { DockerClient } from '../run/docker/client';
 import { ServeError } from './errors';
 import { ModelLocator, openTracker, type ModelTracker } from './model-uri';
@@ -174,6 +175,12 @@ export async function serveOnSwarm(options: SwarmServeOptions): Promise<SwarmMod
     };
     const file = join(cache, 'stack.yaml');
     writeFileSync(file, stringify(stack));
+    const existed =
+      (
+        await client.docker.listServices({
+          filters: JSON.stringify({ label: [`${DEPLOY_LABEL.deployment}=${name}`] })
+        })
+      ).length > 0;
     const deployed = await runCommand('docker', [
       'stack',
       'deploy',
@@ -200,8 +207,8 @@ export async function serveOnSwarm(options: SwarmServeOptions): Promise<SwarmMod
         options.port ?? SERVE_PORT
       );
     } catch (error) {
-      // Nothing half-deployed stays behind.
-      await undeploy(name).catch(() => undefined);
+      // Nothing half-deployed stays behind; a deployment that was there before stays.
+      if (!existed) await undeploy(name).catch(() => undefined);
       throw error;
     }
     log(`the gateway on ${url} spreads requests over the replicas`);
@@ -297,13 +304,25 @@ async function waitForReplicas(
   count: number,
   log: (line: string) => void
 ): Promise<void> {
-  const until = Date.now() + 180_000;
+  const started = Date.now();
+  const until = started + 180_000;
   let reported = -1;
   for (;;) {
+    // After a redeploy, replicas of the old spec still run (updates start the new one first):
+    // only replicas of the service's current spec count.
+    const spec = (await client.docker.getService(service).inspect()).Spec?.TaskTemplate
+      ?.ContainerSpec as { Image?: string; Args?: string[] } | undefined;
+    const current = (task: {
+      Spec?: { ContainerSpec?: { Image?: string; Args?: string[] } };
+    }): boolean =>
+      task.Spec?.ContainerSpec?.Image === spec?.Image &&
+      JSON.stringify(task.Spec?.ContainerSpec?.Args ?? []) === JSON.stringify(spec?.Args ?? []);
     const all = await client.docker.listTasks({ filters: JSON.stringify({ service: [service] }) });
     const tasks = all.filter(t => t.DesiredState === 'running');
+    // A replica of the old spec answers until its container has stopped, whatever its desired state.
+    const stale = all.filter(t => !current(t) && t.Status?.State === 'running').length;
     let healthy = 0;
-    for (const task of tasks) {
+    for (const task of tasks.filter(current)) {
       const id = task.Status?.ContainerStatus?.ContainerID;
       if (task.Status?.State !== 'running' || !id) continue;
       const state = (
@@ -316,9 +335,14 @@ async function waitForReplicas(
     }
     if (healthy !== reported) log(`${healthy} of ${count} replicas healthy`);
     reported = healthy;
-    if (healthy >= count) return;
+    if (healthy >= count && stale === 0) return;
     // Replicas that keep failing will not get better by waiting: say why now.
-    const failures = all.filter(t => ['failed', 'rejected'].includes(t.Status?.State ?? ''));
+    const failures = all.filter(
+      t =>
+        ['failed', 'rejected'].includes(t.Status?.State ?? '') &&
+        current(t) &&
+        Date.parse(t.CreatedAt ?? '') >= started - 5_000
+    );
     if (failures.length >= count + 2) {
       const logs = await runCommand('docker', ['service', 'logs', '--tail', '3', '--raw', service]);
       throw new DeployError(
@@ -346,6 +370,13 @@ async function startGateway(
   labels: Record<string, string>,
   port: number
 ): Promise<string> {
+  // Serving again under the same name updates the replicas; the gateway stays as it is.
+  const existing = client.docker.getContainer(`${name}-gateway`);
+  const running = await existing.inspect().catch(() => undefined);
+  if (running) {
+    if (!running.State.Running) await existing.start();
+    return gatewayUrl(existing, name);
+  }
   const container = await client.docker.createContainer({
     name: `${name}-gateway`,
     Image: image,
@@ -362,6 +393,11 @@ async function startGateway(
     }
   });
   await container.start();
+  return gatewayUrl(container, name);
+}
+
+/** The gateway's URL on this machine, once it answers. */
+async function gatewayUrl(container: Docker.Container, name: string): Promise<string> {
   const ports = (await container.inspect()).NetworkSettings.Ports[`${SERVE_PORT}/tcp`];
   const url = `http://127.0.0.1:${ports?.[0]?.HostPort}`;
   const until = Date.now() + 30_000;
@@ -416,13 +452,14 @@ export async function scaleModelService(
   }
   const log = options.log ?? (() => undefined);
   await waitForReplicas(client, service, replicas, log);
-  // Tasks being shut down are still listed as running for a moment: wait until just N are.
+  // Replicas being removed answer until their container has stopped: wait until just N run.
   const until = Date.now() + 60_000;
   for (;;) {
     const tasks = await client.docker.listTasks({
-      filters: JSON.stringify({ service: [service], 'desired-state': ['running'] })
+      filters: JSON.stringify({ service: [service] })
     });
-    if (tasks.length === replicas || Date.now() > until) return;
+    const running = tasks.filter(t => t.Status?.State === 'running').length;
+    if (running === replicas || Date.now() > until) return;
     await new Promise(resolve => setTimeout(resolve, 250));
   }
 }

@@ -166,6 +166,37 @@ describe('serve --to swarm', () => {
     assert.match(unknown.stderr, /no model service named no-such-model.*scanflow deployments/);
   });
 
+  it('serving another model under the same name rolls the replicas over without a failed request', async () => {
+    const other = await savedClassifier(folder.path, 2);
+    try {
+      // A digit the two models tell apart.
+      const row = unseen.images.find(r => model.predict([r])[0] !== other.model.predict([r])[0])!;
+      const [before, after] = [model.predict([row]), other.model.predict([row])];
+      const seen: Array<{ status: number; prediction: string }> = [];
+      let stop = false;
+      const client = async (): Promise<void> => {
+        while (!stop) {
+          const answer = await predict([row]).catch(() => ({ status: 0, predictions: null }));
+          seen.push({ status: answer.status, prediction: JSON.stringify(answer.predictions) });
+        }
+      };
+      const clients = Array.from({ length: 3 }, client);
+      const updated = await serveOnSwarm({ model: other.path, replicas: 2, name, port: 0 });
+      const updatedAt = seen.length;
+      assert.equal(updated.url, service.url, 'the gateway stays where it was');
+      await new Promise(r => setTimeout(r, 1000));
+      stop = true;
+      await Promise.all(clients);
+      const failed = seen.filter(s => s.status !== 200);
+      assert.equal(failed.length, 0, `${failed.length} of ${seen.length} failed`);
+      assert.ok(seen.some(s => s.prediction === JSON.stringify(before)));
+      assert.ok(seen.slice(updatedAt).every(s => s.prediction === JSON.stringify(after)));
+      assert.equal((await runningTasks()).length, 2);
+    } finally {
+      other.model.dispose();
+    }
+  });
+
   it('undeploy removes the replicas, the gateway and the network', async () => {
     await undeploy(name);
     const label = JSON.stringify({ label: [`scanflow.deployment=${name}`] });
