@@ -44,7 +44,8 @@ export interface ServiceRun {
 /** Runs one service from its start to its end, and records that end in `report`. */
 export async function runService(run: ServiceRun): Promise<void> {
   const { service, executor, emit, report } = run;
-  const stopped = AbortSignal.any([run.cancel, run.stop]);
+  const stopping = follow([run.cancel, run.stop]);
+  const stopped = stopping.signal;
   report.status = 'running';
   report.attempts = 1;
   emit({ type: 'step-running', step: service.id, attempt: 1 });
@@ -92,6 +93,7 @@ export async function runService(run: ServiceRun): Promise<void> {
         : new EngineError((thrown as Error).message ?? String(thrown), service.id);
     report.exitCode = thrown instanceof ServiceExitedError ? thrown.exitCode : undefined;
   } finally {
+    stopping.dispose();
     await running?.stop();
     report.durationMs = Date.now() - started;
   }
@@ -139,8 +141,8 @@ async function untilReady(
   if (!healthcheck) {
     return {};
   }
-  const probing = new AbortController();
-  const done = AbortSignal.any([stopped, probing.signal]);
+  const probing = follow([stopped]);
+  const done = probing.signal;
   try {
     const healthy = Promise.all(
       running.endpoints.map((endpoint, replica) =>
@@ -151,6 +153,7 @@ async function untilReady(
     return await Promise.race([healthy, exited, aborted(stopped).then((): Readiness => ({}))]);
   } finally {
     probing.abort();
+    probing.dispose();
   }
 }
 
@@ -167,8 +170,14 @@ async function probeUntilHealthy(
   let failures = 0;
   let lastFailure = '';
   while (!stopped.aborted) {
-    const signal = AbortSignal.any([stopped, AbortSignal.timeout(timeout * 1000)]);
-    lastFailure = await probeOnce(running, replica, endpoint, healthcheck, signal);
+    const probe = follow([stopped]);
+    const timer = setTimeout(() => probe.abort(), timeout * 1000);
+    try {
+      lastFailure = await probeOnce(running, replica, endpoint, healthcheck, probe.signal);
+    } finally {
+      clearTimeout(timer);
+      probe.dispose();
+    }
     if (lastFailure === '') {
       return;
     }
@@ -218,6 +227,29 @@ async function probeOnce(
 
 function exitedError(service: string, exit: ServiceExit): RunError {
   return exit.error ?? new ServiceExitedError(service, exit.exitCode, exit.lastLine);
+}
+
+/**
+ * A signal that aborts with any of `signals` (or `abort()`). Not AbortSignal.any: on Node 20 a
+ * signal it makes from AbortSignal.timeout can be garbage-collected before it fires, which left a
+ * probe waiting forever on a connection the engine's port proxy had accepted.
+ */
+function follow(signals: AbortSignal[]): {
+  signal: AbortSignal;
+  abort(): void;
+  dispose(): void;
+} {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  for (const signal of signals) {
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+  }
+  return {
+    signal: controller.signal,
+    abort,
+    dispose: () => signals.forEach(signal => signal.removeEventListener('abort', abort))
+  };
 }
 
 /** Resolves (with undefined) when `signal` aborts. */
