@@ -142,6 +142,7 @@ export class ModelLocator {
           return undefined;
       }
     } catch (error) {
+      unreachable(error, this.tracker!.location);
       if (error instanceof NotFoundError) {
         throw new ServeError(
           `The tracker at ${this.tracker!.location} has no ${this.text}: ${error.message}`,
@@ -154,6 +155,15 @@ export class ModelLocator {
 
   /** The model's files, as a local folder; `version` picks a registered version. */
   async fetch(version?: string): Promise<LocalModel> {
+    try {
+      return await this.fetchFiles(version);
+    } catch (error) {
+      if (this.tracker) unreachable(error, this.tracker.location);
+      throw error;
+    }
+  }
+
+  private async fetchFiles(version?: string): Promise<LocalModel> {
     const uri = this.uri;
     if (uri.kind === 'path') {
       if (!existsSync(uri.path)) {
@@ -225,6 +235,28 @@ export class ModelLocator {
         writeFileSync(file, await artifacts.downloadArtifact(artifactUri, child));
       }
     }
+  }
+}
+
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EAI_AGAIN'
+]);
+
+/** Throws a ServeError naming the tracker when `error` says it could not be reached. */
+function unreachable(error: unknown, location: string): void {
+  const code =
+    (error as { code?: string; cause?: { code?: string } }).code ??
+    (error as { cause?: { code?: string } }).cause?.code;
+  if (code && NETWORK_ERRORS.has(code)) {
+    throw new ServeError(
+      `The tracker at ${location} cannot be reached (${code})`,
+      'start it, or point --tracker (or $MLFLOW_TRACKING_URI) at a running one'
+    );
   }
 }
 

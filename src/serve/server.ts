@@ -394,7 +394,7 @@ export class ModelServer {
     const count = this.current.model.classes;
     if (count === undefined) {
       throw new ServeError(
-        `Labeling needs class names, and a ${this.current.model.kind} has none`,
+        `Labeling needs class names, and the served ${this.current.model.kind} has none`,
         'pass --classes a,b,c with --label-dir'
       );
     }
