@@ -39,6 +39,11 @@ describe('scanflow serve (CLI)', () => {
       /none was given.*--tracker/
     ],
     [
+      'a tracker that is not running',
+      () => ['models:/digits@champion', '--tracker', 'http://127.0.0.1:1'],
+      /tracker at http:\/\/127\.0\.0\.1:1 cannot be reached \(ECONNREFUSED\).*Fix: start it/
+    ],
+    [
       'a stage instead of a version',
       () => ['models:/digits/Production'],
       /not a version number.*use an alias/
