@@ -2,6 +2,9 @@
  * The docker-compose renderer: one service per step, started by compose in dependency order
  * (`depends_on` with `service_completed_successfully`), on the deployment's network, with the
  * outputs volume mounted as `scanflow run` mounts it and the trackers as services of their own.
+ * The workflow's services are long-running compose services (`deploy.replicas`, which
+ * docker-compose 1.29 honors, a healthcheck, published on 127.0.0.1 only); what depends on one
+ * waits with `service_healthy` (`service_started` without a healthcheck).
  * Its output is what `docker-compose up` reads and what `scanflow deploy --to compose` runs.
  */
 import { CONTAINER_INPUTS, CONTAINER_OUTPUTS, HOST_ALIAS } from '../run/docker/container-config';
@@ -12,6 +15,9 @@ import {
   TRACKER_DATA,
   TRACKER_PORT,
   type DeploymentPlan,
+  type PlannedHealthcheck,
+  type PlannedRunnable,
+  type PlannedService,
   type PlannedStep,
   type PlannedTracker
 } from './plan';
@@ -94,7 +100,8 @@ export function renderCompose(plan: DeploymentPlan): ComposeDocument {
       restart: 'unless-stopped'
     };
   }
-  for (const step of plan.steps) services[step.service] = stepService(step);
+  for (const service of plan.services) services[service.service] = longRunning(plan, service);
+  for (const step of plan.steps) services[step.service] = stepService(plan, step);
   return {
     services,
     networks: { workflow: { name: plan.network, labels: plan.labels } },
@@ -110,50 +117,124 @@ export function deploymentVolumes(plan: DeploymentPlan): Record<string, unknown>
   };
 }
 
-function stepService(step: PlannedStep): Record<string, unknown> {
+function stepService(plan: DeploymentPlan, step: PlannedStep): Record<string, unknown> {
   const { spec } = step;
-  const dependsOn: Record<string, { condition: string }> = {};
-  if (step.tracker) dependsOn[step.tracker] = { condition: 'service_healthy' };
-  for (const need of step.needs) dependsOn[need] = { condition: 'service_completed_successfully' };
-  const memory =
-    spec.resources?.memory === undefined ? undefined : parseMemory(spec.resources.memory);
   return {
-    ...(step.image ? { image: step.image } : {}),
-    ...(step.build
-      ? { build: { context: step.build.context, dockerfile: step.build.dockerfile } }
+    ...containerFields(step),
+    ...dependsOn(plan, step),
+    // Retries: the engine restarts a failed container up to `retries` times (else compose's
+    // default, "no").
+    ...(spec.retries ? { restart: `on-failure:${spec.retries}` } : {}),
+    ...(spec.resources?.gpus ? { deploy: { resources: gpuReservation(spec.resources.gpus) } } : {})
+  };
+}
+
+/**
+ * A workflow's service: its replicas behind its name on the deployment's network, each published
+ * on a free port of this machine's loopback (`docker-compose port`), restarted by the engine when
+ * it exits, and healthy once its healthcheck passes.
+ */
+function longRunning(plan: DeploymentPlan, service: PlannedService): Record<string, unknown> {
+  const gpus = service.spec.resources?.gpus;
+  return {
+    ...containerFields(service),
+    ...dependsOn(plan, service),
+    ports: [`127.0.0.1::${service.port}`],
+    restart: 'unless-stopped',
+    ...(service.healthcheck
+      ? { healthcheck: dockerHealthcheck(service.healthcheck, service.port) }
       : {}),
-    ...(step.command ? { command: step.command.map(literal) } : {}),
+    deploy: {
+      replicas: service.replicas,
+      ...(gpus ? { resources: gpuReservation(gpus) } : {})
+    }
+  };
+}
+
+/** What a step's or service's container is: image, argv, environment, network, volumes. */
+function containerFields(runnable: PlannedRunnable): Record<string, unknown> {
+  const resources = runnable.spec.resources;
+  const memory = resources?.memory === undefined ? undefined : parseMemory(resources.memory);
+  return {
+    ...(runnable.image ? { image: runnable.image } : {}),
+    ...(runnable.build
+      ? { build: { context: runnable.build.context, dockerfile: runnable.build.dockerfile } }
+      : {}),
+    ...(runnable.command ? { command: runnable.command.map(literal) } : {}),
     environment: {
-      ...literalEnv(step.env),
-      ...(step.token ? { MLFLOW_TRACKING_TOKEN: TOKEN_REFERENCE } : {})
+      ...literalEnv(runnable.env),
+      ...(runnable.token ? { MLFLOW_TRACKING_TOKEN: TOKEN_REFERENCE } : {})
     },
     networks: ['workflow'],
     volumes: [
       { type: 'volume', source: 'outputs', target: CONTAINER_OUTPUTS },
       { type: 'volume', source: 'outputs', target: CONTAINER_INPUTS, read_only: true }
     ],
-    ...(Object.keys(dependsOn).length ? { depends_on: dependsOn } : {}),
-    // Retries: the engine restarts a failed container up to `retries` times (else compose's
-    // default, "no").
-    ...(spec.retries ? { restart: `on-failure:${spec.retries}` } : {}),
     init: true,
-    ...(spec.resources?.cpus ? { cpus: spec.resources.cpus } : {}),
+    ...(resources?.cpus ? { cpus: resources.cpus } : {}),
     ...(memory !== undefined ? { mem_limit: memory } : {}),
-    ...(spec.resources?.gpus
-      ? {
-          deploy: {
-            resources: {
-              reservations: {
-                devices: [{ capabilities: ['gpu'], count: spec.resources.gpus }]
-              }
-            }
-          }
-        }
-      : {}),
     // An external tracker on this machine's loopback is reached as host.docker.internal.
-    ...(Object.values(step.env).some(v => v.includes(`//${HOST_ALIAS}`))
+    ...(Object.values(runnable.env).some(v => v.includes(`//${HOST_ALIAS}`))
       ? { extra_hosts: [`${HOST_ALIAS}:host-gateway`] }
       : {}),
-    labels: step.labels
+    labels: runnable.labels
+  };
+}
+
+/**
+ * What compose waits for before it starts a container: a healthy tracker, the steps it needs
+ * completed, the services it needs healthy (started, without a healthcheck).
+ */
+function dependsOn(plan: DeploymentPlan, runnable: PlannedRunnable): Record<string, unknown> {
+  const conditions: Record<string, { condition: string }> = {};
+  if (runnable.tracker) conditions[runnable.tracker] = { condition: 'service_healthy' };
+  for (const need of runnable.needs) {
+    const service = plan.services.find(s => s.service === need);
+    conditions[need] = {
+      condition: !service
+        ? 'service_completed_successfully'
+        : service.healthcheck
+          ? 'service_healthy'
+          : 'service_started'
+    };
+  }
+  return Object.keys(conditions).length ? { depends_on: conditions } : {};
+}
+
+function gpuReservation(count: number): Record<string, unknown> {
+  return { reservations: { devices: [{ capabilities: ['gpu'], count }] } };
+}
+
+/**
+ * An HTTP healthcheck run inside the container, where Docker runs healthchecks: the image's
+ * curl or wget, else bash's /dev/tcp (Debian-based images have bash but neither client). The
+ * port and path are its arguments ($1, $2), never part of the script.
+ */
+export const HTTP_PROBE_SCRIPT = [
+  'url="http://127.0.0.1:$1$2"',
+  'if command -v curl >/dev/null 2>&1; then exec curl -fsS -o /dev/null "$url"; fi',
+  'if command -v wget >/dev/null 2>&1; then exec wget -q -O /dev/null "$url"; fi',
+  'if command -v bash >/dev/null 2>&1; then exec bash -c \'exec 3<>"/dev/tcp/127.0.0.1/$1" && ' +
+    'printf "GET %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n" "$2" >&3 && read -r _ code _ <&3 && ' +
+    'code=${code%%[!0-9]*} && [ "$code" -ge 200 ] && [ "$code" -lt 400 ]\' probe "$1" "$2"; fi',
+  'echo "the image has no curl, wget or bash to probe $url with" >&2',
+  'exit 1'
+].join('\n');
+
+/** The Docker healthcheck (compose and stack files) of a service's healthcheck. */
+export function dockerHealthcheck(
+  healthcheck: PlannedHealthcheck,
+  port: number
+): Record<string, unknown> {
+  const test =
+    healthcheck.path !== undefined
+      ? ['CMD', 'sh', '-c', HTTP_PROBE_SCRIPT, 'scanflow-health', String(port), healthcheck.path]
+      : ['CMD', ...healthcheck.command!];
+  return {
+    test: test.map(literal),
+    interval: `${healthcheck.interval}s`,
+    timeout: `${healthcheck.timeout}s`,
+    retries: healthcheck.retries,
+    start_period: `${healthcheck.startPeriod}s`
   };
 }

@@ -29,3 +29,27 @@ export async function followContainerLogs(
   container.modem.demuxStream(stream, sink('stdout'), sink('stderr'));
   return stream;
 }
+
+/** The last `count` lines a container printed (stdout and stderr), or none when it is gone. */
+export async function containerTail(container: Docker.Container, count = 20): Promise<string[]> {
+  const buffer = (await container
+    .logs({ follow: false, stdout: true, stderr: true, tail: count })
+    .catch(() => undefined)) as Buffer | undefined;
+  if (!buffer) return [];
+  return demuxedText(buffer).split(/\r?\n/).filter(Boolean);
+}
+
+/**
+ * The text of a log in Docker's multiplexed format (8-byte frame headers: stream, 0, 0, 0 and a
+ * big-endian length); plain text when the container has a TTY.
+ */
+function demuxedText(buffer: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length && [1, 2].includes(buffer[offset])) {
+    const length = buffer.readUInt32BE(offset + 4);
+    parts.push(buffer.subarray(offset + 8, offset + 8 + length));
+    offset += 8 + length;
+  }
+  return offset === 0 ? buffer.toString() : Buffer.concat(parts).toString();
+}

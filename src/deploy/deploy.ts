@@ -2,8 +2,10 @@
  * `scanflow deploy`, `undeploy` and `deployments`. A deployment is an export (the same files
  * `scanflow export` writes, kept under `.scanflow/deployments/<name>/<target>` next to the
  * definition) that scanflow starts and follows with the events of `scanflow run`, so the same
- * progress display, exit codes and tracker records apply. It lives until `undeploy`; the list
- * of deployments is read from the engine's labels, never from a file that can go stale.
+ * progress display, exit codes and tracker records apply. It is followed until every step has
+ * ended and every service of the workflow is healthy, and then lives on, services up, until
+ * `undeploy`; the list of deployments is read from the engine's labels, never from a file that
+ * can go stale.
  *
  *   const deployment = deployWorkflow(spec, { target: 'compose', baseDir });
  *   deployment.on(event => console.log(event.type));
@@ -117,7 +119,7 @@ async function execute(
       type: 'run-started',
       workflow: spec.name,
       executor: options.target,
-      steps: plan.steps.map(s => s.id)
+      steps: plan.graph.steps.map(s => s.id)
     });
     plan.notices.forEach(message => emit({ type: 'notice', message }));
     const settings = { plan, file: exported.main, token: exported.token, client, emit, signal };
@@ -142,7 +144,7 @@ async function execute(
         kubeconfig: options.kubeconfig
       });
     }
-    Object.assign(result, outcome(reports, signal.aborted));
+    Object.assign(result, deploymentOutcome(reports, signal.aborted));
   } catch (error) {
     result.status = signal.aborted ? 'cancelled' : 'failed';
     result.error =
@@ -161,6 +163,7 @@ async function execute(
   } else if (signal.aborted && exported) {
     await undeploy(exported.plan.name, { volumes: true, docker: client }).catch(() => undefined);
   } else if (exported) {
+    summary.push(...servicesUp(exported.plan, reports));
     summary.push(
       `deployment ${exported.plan.name} (${options.target}) stays up: files in ${exported.main}; ` +
         `remove it with \`scanflow undeploy ${exported.plan.name}\``
@@ -177,6 +180,34 @@ async function execute(
     (recorder.store as RestStore).close();
   }
   return result;
+}
+
+/**
+ * How a deployment ended: as a run, except that its services are up and ready rather than
+ * stopped; that is their success, since a deployment lives on until `undeploy`.
+ */
+function deploymentOutcome(
+  reports: Map<string, StepReport>,
+  cancelled: boolean
+): Pick<RunResult, 'status' | 'error'> {
+  const settled = new Map(
+    [...reports].map(([id, report]): [string, StepReport] => [
+      id,
+      report.status === 'ready' ? { ...report, status: 'succeeded' } : report
+    ])
+  );
+  return outcome(settled, cancelled);
+}
+
+/** Lines for the person: which services stay up, and where the steps reach them. */
+function servicesUp(plan: DeploymentPlan, reports: Map<string, StepReport>): string[] {
+  return plan.services
+    .filter(s => reports.get(s.id)?.status === 'ready')
+    .map(
+      s =>
+        `service ${s.id} stays up: ${s.replicas} replica${s.replicas === 1 ? '' : 's'} at ${s.url} ` +
+        `on the deployment's network`
+    );
 }
 
 /**

@@ -124,7 +124,7 @@ export async function exportWorkflow(
       write('.env', `${TOKEN_VARIABLE}=${token}\n`, 0o600);
       start = [
         `scanflow deploy ${join(dir, main)} --to swarm   # releases the steps in order`,
-        `# or by hand (steps start at once, ignoring their order):`,
+        `# or by hand (steps start at once, ignoring their order${plan.services.length ? '; services stay at 0 replicas until scaled' : ''}):`,
         `set -a; . ${join(dir, '.env')}; set +a; docker stack deploy -c ${join(dir, main)} ${plan.name}`
       ];
       break;
@@ -135,7 +135,7 @@ export async function exportWorkflow(
         options.k8sFlavor === 'jobs'
           ? [
               `scanflow deploy <workflow> --to k8s   # applies the files and releases the Jobs in order`,
-              `# the Jobs are suspended: kubectl apply alone starts only the tracker`
+              `# the Jobs are suspended${plan.services.length ? " and the services' Deployments at 0 replicas" : ''}: kubectl apply alone starts only the tracker`
             ]
           : [`kubectl apply --server-side -f ${join(dir, main)}`];
       break;
@@ -180,7 +180,9 @@ async function pushImages(
   await client.ping();
   const images = new Map<string, string>(); // registry tag -> local image
   const local = (tagged: string): string => tagged.slice(options.registry!.length + 1);
-  for (const step of plan.steps) if (step.image) images.set(step.image, local(step.image));
+  for (const step of [...plan.steps, ...plan.services]) {
+    if (step.image) images.set(step.image, local(step.image));
+  }
   if (plan.trackers.length) images.set(plan.trackerImage, local(plan.trackerImage));
   for (const [tagged, source] of images) {
     if (!(await client.image(source))) {

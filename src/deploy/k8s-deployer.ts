@@ -4,7 +4,9 @@
  * suspended, and `scanflow run`'s own scheduler releases them in dependency order through a
  * K8sReleaser, an Executor whose attempt is one run of the step's Job. Retries (a fresh Job of
  * the same manifest, after the scheduler's backoff), timeouts, skipping and cancelling are
- * therefore exactly those of `scanflow run`, as for Swarm.
+ * therefore exactly those of `scanflow run`, as for Swarm. A workflow's service is a Deployment
+ * applied at 0 replicas: once its dependencies have succeeded it is scaled to its replicas, and
+ * its dependents are released once they are all available; it stays up after `deploy` returns.
  *
  *   const reports = await followKubernetes({ plan, manifests, emit, signal });
  *   await undeployKubernetes(plan.name);   // the namespace, and everything in it
@@ -30,13 +32,20 @@ import {
 } from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
 import type { EventInit } from '../run/events';
-import type { AttemptOutcome, Executor, StepRequest } from '../run/executor';
+import type { AttemptOutcome, StepRequest } from '../run/executor';
 import { LineSplitter } from '../run/lines';
 import type { StepReport } from '../run/scheduler';
 import { DeployError } from './errors';
-import { STEP_CONTAINER } from './k8s';
-import { DEPLOY_LABEL, type DeploymentPlan, type PlannedStep } from './plan';
-import { releaseInOrder } from './release';
+import { SERVICE_LABEL, STEP_CONTAINER } from './k8s';
+import { DEPLOY_LABEL, type DeploymentPlan, type PlannedService, type PlannedStep } from './plan';
+import { releaseInOrder, type Releaser } from './release';
+import {
+  FAILED_TASKS_LIMIT,
+  LAST_LINES,
+  readinessBudgetSeconds,
+  ServiceDeployError,
+  serviceFix
+} from './service-health';
 
 /** The field manager of everything scanflow applies (`kubectl get --show-managed-fields`). */
 export const FIELD_MANAGER = 'scanflow';
@@ -150,10 +159,11 @@ export async function listKubernetesDeployments(
 
 // --- the releaser ----------------------------------------------------------------------------
 
-/** An Executor whose attempts are runs of the steps' Jobs (created suspended by the export). */
-class K8sReleaser implements Executor {
-  readonly kind = 'docker' as const;
-  readonly outputs: string;
+/**
+ * The releaser of the Jobs flavor: a step's attempt is a run of its Job (created suspended by the
+ * export); a service's Deployment is scaled from 0 to its replicas.
+ */
+class K8sReleaser implements Releaser {
   private readonly jobs: Map<string, V1Job>;
 
   constructor(
@@ -161,18 +171,92 @@ class K8sReleaser implements Executor {
     manifests: KubernetesObject[],
     private readonly cluster: Cluster
   ) {
-    this.outputs = plan.volume;
     this.jobs = new Map(
       manifests.filter(m => m.kind === 'Job').map(m => [m.metadata?.name ?? '', m as V1Job])
     );
   }
 
-  async prepare(): Promise<void> {}
-  async open(): Promise<void> {}
-  async close(): Promise<void> {}
+  /**
+   * Scales the service's Deployment to its replicas and waits until that many are available
+   * (ready: their readiness probe passed). Containers that keep failing (restarted
+   * FAILED_TASKS_LIMIT times, or stuck: image not pulled, bad configuration), or a service not
+   * ready within its budget, hold it again at 0 and fail it with its last lines.
+   */
+  async startService(service: PlannedService, signal: AbortSignal): Promise<void> {
+    const namespace = this.plan.name;
+    const name = service.service;
+    await this.scaleDeployment(service, service.replicas);
+    const until = Date.now() + readinessBudgetSeconds(service) * 1000;
+    while (!signal.aborted) {
+      const deployment = await this.cluster.apps
+        .readNamespacedDeployment({ name, namespace })
+        .catch(error => {
+          throw this.cluster.error(`could not read the Deployment ${name}`, error);
+        });
+      const status = deployment.status;
+      const current = (status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
+      if (current && (status?.availableReplicas ?? 0) >= service.replicas) return;
+      const pods = (
+        await this.cluster.core.listNamespacedPod({
+          namespace,
+          labelSelector: `${DEPLOY_LABEL.deployment}=${namespace},${SERVICE_LABEL}=${name}`
+        })
+      ).items;
+      const failing = pods.find(pod => podTrouble(pod) !== undefined);
+      if (failing) {
+        throw await this.serviceFailure(service, failing, podTrouble(failing)!);
+      }
+      if (Date.now() > until) {
+        throw await this.serviceFailure(
+          service,
+          pods[0],
+          `was not ready within ${readinessBudgetSeconds(service)} s`
+        );
+      }
+      await sleep(POLL_MS, signal);
+    }
+  }
 
-  async runStep(request: StepRequest): Promise<AttemptOutcome> {
-    const step = this.plan.steps.find(s => s.id === request.step.id)!;
+  private async scaleDeployment(service: PlannedService, replicas: number): Promise<void> {
+    await this.cluster.apps
+      .patchNamespacedDeployment(
+        {
+          name: service.service,
+          namespace: this.plan.name,
+          body: { spec: { replicas } },
+          fieldManager: FIELD_MANAGER
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+      )
+      .catch(error => {
+        throw this.cluster.error(`could not scale the Deployment ${service.service}`, error);
+      });
+  }
+
+  /** Holds the failed service at 0 replicas and says why, with its pod's last lines. */
+  private async serviceFailure(
+    service: PlannedService,
+    pod: V1Pod | undefined,
+    what: string
+  ): Promise<ServiceDeployError> {
+    const name = pod?.metadata?.name;
+    // Where no container runs (kwok's nodes) the API server has no log to give: no lines then.
+    const log = name
+      ? await this.cluster.core
+          .readNamespacedPodLog({
+            name,
+            namespace: this.plan.name,
+            container: STEP_CONTAINER,
+            tailLines: LAST_LINES,
+            previous: (podRestarts(pod!) ?? 0) > 0
+          })
+          .catch(() => '')
+      : '';
+    await this.scaleDeployment(service, 0).catch(() => undefined);
+    return new ServiceDeployError(service, what, log.split(/\r?\n/), serviceFix(service));
+  }
+
+  async runStep(step: PlannedStep, request: StepRequest): Promise<AttemptOutcome> {
     if (request.signal.aborted) return { exitCode: 137 };
     const uid = await this.release(step, request.attempt);
     const logs = new Map<string, LogFollower>();
@@ -337,6 +421,39 @@ function followLog(
       controller?.abort();
     }
   };
+}
+
+/** Waiting reasons of a container that will not start by itself (a crash loop counts restarts). */
+const STUCK_REASONS = new Set([
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError'
+]);
+
+/** How a service's main container restarted so far. */
+function podRestarts(pod: V1Pod): number | undefined {
+  return pod.status?.containerStatuses?.find(c => c.name === STEP_CONTAINER)?.restartCount;
+}
+
+/** Why a service's pod will not become ready by itself, or undefined. */
+function podTrouble(pod: V1Pod): string | undefined {
+  const statuses = [
+    ...(pod.status?.initContainerStatuses ?? []),
+    ...(pod.status?.containerStatuses ?? [])
+  ];
+  for (const status of statuses) {
+    if (status.restartCount >= FAILED_TASKS_LIMIT) {
+      const code = status.lastState?.terminated?.exitCode;
+      return `container ${status.name} restarted ${status.restartCount} times${code === undefined ? '' : ` (last exit code ${code})`}`;
+    }
+    const waiting = status.state?.waiting;
+    if (waiting?.reason && STUCK_REASONS.has(waiting.reason)) {
+      return `container ${status.name} cannot start: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ''}`;
+    }
+  }
+  return pod.status?.phase === 'Failed' ? `its pod failed: ${pod.status.reason ?? ''}` : undefined;
 }
 
 /** The step container's exit code (else an init container's that failed), or 1. */

@@ -4,6 +4,13 @@
  * that scanflow's deployer releases stage by stage (flavor 'jobs', for clusters without Argo).
  * Steps mount one outputs volume as `scanflow run` mounts it and get the same environment.
  *
+ * A workflow's service is a Deployment (readiness probe from its healthcheck) behind a ClusterIP
+ * Service of its name and port. It starts after its dependencies as `scanflow run` starts it:
+ * with Argo, a `resource` task of the DAG applies the Deployment and succeeds once every replica
+ * is available, so its dependents' tasks wait for it (the Deployment outlives the Workflow); with
+ * Jobs, the Deployment is applied at 0 replicas and scanflow's deployer scales it up, then
+ * releases its dependents once it is available.
+ *
  *   const manifests = renderKubernetes(plan, { token, flavor: 'argo' });  // plain objects
  *   // export.ts writes them as one multi-document YAML file for `kubectl apply --server-side`
  */
@@ -17,6 +24,7 @@ import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { IService } from 'kubernetes-models/v1/Service';
@@ -34,9 +42,12 @@ import {
   TRACKER_DATA,
   TRACKER_PORT,
   type DeploymentPlan,
+  type PlannedRunnable,
+  type PlannedService,
   type PlannedStep,
   type PlannedTracker
 } from './plan';
+import { readinessBudgetSeconds } from './service-health';
 
 export type KubernetesFlavor = 'argo' | 'jobs';
 
@@ -78,6 +89,18 @@ export interface ArgoTemplate {
     backoff: { duration: string; factor: number };
   };
   activeDeadlineSeconds?: number;
+  /** A task that applies an object and waits for `successCondition` on it. */
+  resource?: ArgoResource;
+}
+
+export interface ArgoResource {
+  action: 'apply' | 'create';
+  /** The object, as YAML (or JSON). */
+  manifest: string;
+  /** e.g. "status.availableReplicas > 0" (Argo's JSON path conditions). */
+  successCondition?: string;
+  /** Whether the object is deleted with the Workflow (no: a service outlives it). */
+  setOwnerReference?: boolean;
 }
 
 export interface ArgoTask {
@@ -100,6 +123,8 @@ export type KubernetesManifest =
 
 /** The annotation on a Job that lists the Jobs (service names, JSON) it waits for. */
 export const NEEDS_ANNOTATION = 'scanflow.needs';
+/** The annotation on a service's Deployment that says how many replicas it runs once released. */
+export const REPLICAS_ANNOTATION = 'scanflow.replicas';
 /** The annotation on a Job that says how often scanflow's deployer retries it (absent: never). */
 export const RETRIES_ANNOTATION = 'scanflow.retries';
 /** The label that tells the trackers' pods apart (its value: the tracker's service name). */
@@ -133,8 +158,13 @@ export function renderKubernetes(
   }
   for (const tracker of plan.trackers) manifests.push(...trackerManifests(plan, tracker));
   manifests.push(volumeClaim(plan, plan.volume, options.outputsSize ?? '1Gi'));
+  // The Services exist from the start (DNS resolves, with no endpoints until pods are ready).
+  manifests.push(...plan.services.map(service => serviceObject(plan, service)));
   if (options.flavor === 'argo') manifests.push(...argoManifests(plan));
-  else manifests.push(...plan.steps.map(step => stepJob(plan, step)));
+  else {
+    manifests.push(...plan.services.map(service => serviceDeployment(plan, service, 0)));
+    manifests.push(...plan.steps.map(step => stepJob(plan, step)));
+  }
   return manifests;
 }
 
@@ -283,7 +313,7 @@ interface StepPod {
   initContainers: IContainer[];
 }
 
-function stepPod(plan: DeploymentPlan, step: PlannedStep): StepPod {
+function stepPod(plan: DeploymentPlan, step: PlannedRunnable): StepPod {
   if (step.image === undefined) {
     // planDeployment refuses unbuilt steps for k8s; this guards a plan made for another target.
     throw new ExportError('k8s', [
@@ -333,7 +363,7 @@ function waitForTracker(plan: DeploymentPlan, tracker: PlannedTracker): IContain
 }
 
 /** cpus and memory as requests and limits alike (Docker's limits), GPUs as NVIDIA's resource. */
-function stepResources(step: PlannedStep): IResourceRequirements | undefined {
+function stepResources(step: PlannedRunnable): IResourceRequirements | undefined {
   const { cpus, memory, gpus } = step.spec.resources ?? {};
   const amounts: Record<string, string> = {};
   if (cpus) amounts.cpu = `${Math.round(cpus * 1000)}m`;
@@ -354,6 +384,83 @@ function outputsVolume(plan: DeploymentPlan): IVolume {
 const deadline = (step: PlannedStep): number | undefined =>
   step.spec.timeout === undefined ? undefined : Math.ceil(step.spec.timeout);
 
+// --- services --------------------------------------------------------------------------------
+
+/** The selector of a service's pods (and of its Service). */
+function serviceSelector(plan: DeploymentPlan, service: PlannedService): Record<string, string> {
+  return { [DEPLOY_LABEL.deployment]: plan.name, [SERVICE_LABEL]: service.service };
+}
+
+/** The ClusterIP Service that gives a service its DNS name and port in the namespace. */
+function serviceObject(plan: DeploymentPlan, service: PlannedService): IService {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(plan, service.service, { ...service.labels, [SERVICE_LABEL]: service.service }),
+    spec: {
+      type: 'ClusterIP',
+      selector: serviceSelector(plan, service),
+      ports: [{ name: 'http', port: service.port, targetPort: service.port }]
+    }
+  };
+}
+
+/**
+ * The Deployment of a service with `replicas` replicas (0: held until scanflow's deployer
+ * releases it). Its pods run as a step's do (same container, environment and volumes), ready
+ * once their readiness probe (the healthcheck) passes.
+ */
+export function serviceDeployment(
+  plan: DeploymentPlan,
+  service: PlannedService,
+  replicas: number
+): IDeployment {
+  const pod = stepPod(plan, service);
+  const probe = readinessProbe(service);
+  const labels = { ...service.labels, [SERVICE_LABEL]: service.service };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(plan, service.service, labels, {
+      [NEEDS_ANNOTATION]: JSON.stringify(service.needs),
+      [REPLICAS_ANNOTATION]: String(service.replicas)
+    }),
+    spec: {
+      replicas,
+      selector: { matchLabels: serviceSelector(plan, service) },
+      template: {
+        metadata: withLabels({}, labels),
+        spec: {
+          enableServiceLinks: false,
+          ...(pod.initContainers.length ? { initContainers: pod.initContainers } : {}),
+          containers: [
+            {
+              ...pod.container,
+              ports: [{ name: 'http', containerPort: service.port }],
+              ...(probe ? { readinessProbe: probe } : {})
+            }
+          ],
+          volumes: [outputsVolume(plan)]
+        }
+      }
+    }
+  };
+}
+
+/** The healthcheck as a readiness probe (whole seconds, at least 1, as Kubernetes counts). */
+function readinessProbe(service: PlannedService): IProbe | undefined {
+  const healthcheck = service.healthcheck;
+  if (!healthcheck) return undefined;
+  return {
+    ...(healthcheck.path !== undefined
+      ? { httpGet: { path: healthcheck.path, port: service.port } }
+      : { exec: { command: healthcheck.command! } }),
+    periodSeconds: Math.max(1, Math.ceil(healthcheck.interval)),
+    timeoutSeconds: Math.max(1, Math.ceil(healthcheck.timeout)),
+    failureThreshold: Math.max(1, healthcheck.retries)
+  };
+}
+
 // --- flavor 'argo' ---------------------------------------------------------------------------
 
 /** The Workflow, and the service account its pods run as with what Argo's executor needs. */
@@ -364,13 +471,27 @@ function argoManifests(plan: DeploymentPlan): KubernetesManifest[] {
     kind: 'ServiceAccount',
     metadata: meta(plan, account)
   };
-  // Argo's minimum for the executor (docs/workflow-rbac.md): report each task's result.
+  // Argo's minimum for the executor (docs/workflow-rbac.md): report each task's result; and
+  // apply the services' Deployments and watch them become available.
   const role: IRole = {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: meta(plan, account),
     rules: [
-      { apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }
+      {
+        apiGroups: ['argoproj.io'],
+        resources: ['workflowtaskresults'],
+        verbs: ['create', 'patch']
+      },
+      ...(plan.services.length
+        ? [
+            {
+              apiGroups: ['apps'],
+              resources: ['deployments'],
+              verbs: ['get', 'list', 'watch', 'create', 'patch', 'update']
+            }
+          ]
+        : [])
     ]
   };
   const binding: IRoleBinding = {
@@ -380,7 +501,11 @@ function argoManifests(plan: DeploymentPlan): KubernetesManifest[] {
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: account },
     subjects: [{ kind: 'ServiceAccount', name: account, namespace: plan.name }]
   };
-  const template = (step: PlannedStep): string => `step-${step.service}`;
+  const template = (step: PlannedRunnable): string => `step-${step.service}`;
+  // Steps and services in definition order, as the DAG's tasks.
+  const runnables = plan.graph.steps.map(s =>
+    [...plan.steps, ...plan.services].find(r => r.id === s.id)!
+  );
   const workflow: ArgoWorkflow = {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Workflow',
@@ -395,13 +520,24 @@ function argoManifests(plan: DeploymentPlan): KubernetesManifest[] {
         {
           name: 'main',
           dag: {
-            tasks: plan.steps.map(step => ({
+            tasks: runnables.map(step => ({
               name: step.service,
               template: template(step),
               ...(step.needs.length ? { dependencies: step.needs } : {})
             }))
           }
         },
+        ...plan.services.map((service): ArgoTemplate => ({
+          name: template(service),
+          resource: {
+            action: 'apply',
+            manifest: JSON.stringify(serviceDeployment(plan, service, service.replicas)),
+            successCondition: `status.availableReplicas > ${service.replicas - 1}`,
+            setOwnerReference: false
+          },
+          // A service that never becomes available fails its task, as under `scanflow run`.
+          activeDeadlineSeconds: readinessBudgetSeconds(service)
+        })),
         ...plan.steps.map((step): ArgoTemplate => {
           const pod = stepPod(plan, step);
           const retries = step.spec.retries ?? 0;

@@ -3,6 +3,8 @@
  * Pipelines' compiler). It is the flattened DAG that `scanflow run` executes, with what a deployment
  * adds: a service name per step, the image each step runs, the environment it gets (the same as
  * under `scanflow run`), the trackers that run as services, and the MLflow run of every step.
+ * The workflow's own services (`service(...)`) are planned beside the steps, with their port,
+ * replicas and healthcheck; every step and service is told their URLs on the deployment's network.
  *
  *   const plan = planDeployment(spec, { target: 'compose', baseDir });   // throws ExportError
  *   renderCompose(plan);                                                  // a compose document
@@ -17,13 +19,24 @@ import {
   reachableFromContainers
 } from '../run/docker/container-config';
 import { newRunId } from '../run/run';
-import { parameterArguments, stepEnvironment, enclosingWorkflow } from '../run/step-env';
+import {
+  enclosingWorkflow,
+  parameterArguments,
+  stepEnvironment,
+  trackerFor,
+  type StepEnvironment
+} from '../run/step-env';
 import {
   flatten,
+  HEALTHCHECK_DEFAULTS,
   isService,
+  serviceUrlVariable,
   type FlatGraph,
   type FlatStep,
+  type HealthcheckSpec,
   type Problem,
+  type RunnableSpec,
+  type ServiceSpec,
   type StepSpec,
   type WorkflowSpec
 } from '../workflow';
@@ -92,12 +105,13 @@ export interface TrackerRecord {
   steps: Record<string, string>;
 }
 
-export interface PlannedStep {
+/** What steps and services share in a plan: how their containers are made and run. */
+export interface PlannedRunnable {
   /** Qualified id, as under `scanflow run`. */
   id: string;
   /** The service (compose, Swarm) or object (Kubernetes) name: DNS-safe, unique. */
   service: string;
-  spec: StepSpec;
+  spec: RunnableSpec;
   /** The image to run (registry-tagged when a registry is given); undefined with `build`. */
   image?: string;
   /** A Dockerfile that compose builds itself (absolute paths), when not built by scanflow. */
@@ -108,11 +122,31 @@ export interface PlannedStep {
   env: Record<string, string>;
   /** Whether the step gets the tracker's token as MLFLOW_TRACKING_TOKEN. */
   token: boolean;
-  /** Service names of the steps it waits for. */
+  /** Service names of the steps (and services) it waits for. */
   needs: string[];
   /** The tracker service it logs to, if one of the deployment's. */
   tracker?: string;
   labels: Record<string, string>;
+}
+
+export interface PlannedStep extends PlannedRunnable {
+  spec: StepSpec;
+}
+
+/** A healthcheck with its timings filled in (seconds; `retries`: failed probes in a row). */
+export type PlannedHealthcheck = HealthcheckSpec &
+  Required<Pick<HealthcheckSpec, 'interval' | 'timeout' | 'retries' | 'startPeriod'>>;
+
+/** A long-running service of the workflow: up once its dependencies are done, until undeploy. */
+export interface PlannedService extends PlannedRunnable {
+  spec: ServiceSpec;
+  port: number;
+  replicas: number;
+  healthcheck?: PlannedHealthcheck;
+  /** Where the steps reach it: its DNS name on the deployment's network (SCANFLOW_SERVICE_*_URL). */
+  url: string;
+  /** Service names of the steps and services that start only once it is ready. */
+  dependents: string[];
 }
 
 export interface DeploymentPlan {
@@ -121,7 +155,10 @@ export interface DeploymentPlan {
   runId: string;
   spec: WorkflowSpec;
   graph: FlatGraph;
+  /** The batch steps, in definition order. */
   steps: PlannedStep[];
+  /** The workflow's long-running services, in definition order. */
+  services: PlannedService[];
   trackers: PlannedTracker[];
   trackerImage: string;
   /** Object names: the network, the outputs volume and the trackers' volume. */
@@ -142,8 +179,8 @@ export function planDeployment(spec: WorkflowSpec, options: PlanOptions): Deploy
 
   const name = options.name ?? dnsName(spec.name);
   const runId = options.runId ?? newRunId();
-  const services = serviceNames(graph.steps.map(s => s.id.slice(spec.name.length + 1)));
-  const serviceOf = new Map(graph.steps.map((s, i) => [s.id, services[i]]));
+  const names = serviceNames(graph.steps.map(s => s.id.slice(spec.name.length + 1)));
+  const serviceOf = new Map(graph.steps.map((s, i) => [s.id, names[i]]));
   const labels = {
     [DEPLOY_LABEL.deployment]: name,
     [DEPLOY_LABEL.target]: options.target,
@@ -155,42 +192,35 @@ export function planDeployment(spec: WorkflowSpec, options: PlanOptions): Deploy
   const trackerUrls = Object.fromEntries(
     trackers.filter(t => t.workflow !== spec.name).map(t => [t.workflow, t.url])
   );
-  const environment = {
+  const environment: StepEnvironment = {
     runId,
     tracker:
       options.tracker === false
         ? undefined
         : (options.tracker ?? trackers.find(t => t.workflow === spec.name)?.url),
-    trackers: trackerUrls
+    trackers: trackerUrls,
+    // As under `scanflow run`: every step and service knows every service's URL, here its DNS
+    // name on the deployment's network (compose and Swarm service names, Kubernetes Services).
+    services: Object.fromEntries(
+      graph.steps
+        .filter(isService)
+        .map(s => [serviceUrlVariable(s.spec.name), serviceUrl(serviceOf.get(s.id)!, s.spec)])
+    )
   };
   const notices: string[] = [];
   /** Images of this machine (scanflow's base images) that a cluster cannot pull. */
   const localImages: string[] = [];
-  // Refused above: a workflow with services has no plan yet (see `refusals`).
-  const batchSteps = graph.steps.filter(
-    (step): step is FlatStep<StepSpec> => step.spec.kind === 'step'
-  );
-  const steps = batchSteps.map((step): PlannedStep => {
-    const service = serviceOf.get(step.id)!;
-    let env = stepEnvironment(environment, graph, step, enclosingWorkflow(graph, step), 1);
-    // A tracker on this machine's loopback is reached as host.docker.internal (compose maps it).
-    if (options.target === 'compose') env = reachableFromContainers(env);
-    // Retries are the orchestrator's (restart policies, Argo, Jobs): no attempt number reaches
-    // the step, as none can be given to a restarted container.
-    delete env.SCANFLOW_ATTEMPT;
-    env.SCANFLOW_INPUTS = CONTAINER_INPUTS;
-    env.SCANFLOW_OUTPUTS = CONTAINER_OUTPUTS;
-    const tracker = trackers.find(t => t.url === env.MLFLOW_TRACKING_URI);
-    if (tracker) env.MLFLOW_RUN_ID = tracker.record.steps[step.id];
+  const planRunnable = (step: FlatStep): PlannedRunnable => {
+    const tracker = trackers.find(t => t.url === trackerFor(graph, step, environment).url);
     return {
       id: step.id,
-      service,
+      service: serviceOf.get(step.id)!,
       spec: step.spec,
       ...stepImage(step, options, localImages),
       command: step.spec.command
         ? [...step.spec.command, ...parameterArguments(step.spec.parameters)]
         : undefined,
-      env,
+      env: deployedEnvironment(environment, graph, step, options.target, tracker),
       token: tracker !== undefined,
       needs: step.needs.map(id => serviceOf.get(id)!),
       tracker: tracker?.service,
@@ -201,7 +231,23 @@ export function planDeployment(spec: WorkflowSpec, options: PlanOptions): Deploy
         ...(step.spec.timeout ? { [DEPLOY_LABEL.timeout]: String(step.spec.timeout) } : {})
       }
     };
-  });
+  };
+  const steps = graph.steps
+    .filter((step): step is FlatStep<StepSpec> => step.spec.kind === 'step')
+    .map((step): PlannedStep => ({ ...planRunnable(step), spec: step.spec }));
+  const services = graph.steps.filter(isService).map((service): PlannedService => ({
+    ...planRunnable(service),
+    spec: service.spec,
+    port: service.spec.port,
+    replicas: service.spec.replicas ?? 1,
+    ...(service.spec.healthcheck
+      ? { healthcheck: { ...HEALTHCHECK_DEFAULTS, ...service.spec.healthcheck } }
+      : {}),
+    url: serviceUrl(serviceOf.get(service.id)!, service.spec),
+    dependents: graph.steps
+      .filter(other => other.needs.includes(service.id))
+      .map(other => serviceOf.get(other.id)!)
+  }));
   const local = [...new Set(localImages)];
   if (local.length) {
     notices.push(
@@ -216,6 +262,7 @@ export function planDeployment(spec: WorkflowSpec, options: PlanOptions): Deploy
     spec,
     graph,
     steps,
+    services,
     trackers,
     trackerImage: registryTag(options.trackerImage, options.registry),
     network: `${name}-net`,
@@ -224,6 +271,31 @@ export function planDeployment(spec: WorkflowSpec, options: PlanOptions): Deploy
     labels,
     notices
   };
+}
+
+/** Where the deployment's steps reach a service: its DNS name and its port. */
+function serviceUrl(dnsName: string, spec: ServiceSpec): string {
+  return `http://${dnsName}:${spec.port}`;
+}
+
+/** A step's or service's environment as `scanflow run` gives it, for a deployment. */
+function deployedEnvironment(
+  environment: StepEnvironment,
+  graph: FlatGraph,
+  step: FlatStep,
+  target: Target,
+  tracker: PlannedTracker | undefined
+): Record<string, string> {
+  let env = stepEnvironment(environment, graph, step, enclosingWorkflow(graph, step), 1);
+  // A tracker on this machine's loopback is reached as host.docker.internal (compose maps it).
+  if (target === 'compose') env = reachableFromContainers(env);
+  // Retries are the orchestrator's (restart policies, Argo, Jobs): no attempt number reaches
+  // the step, as none can be given to a restarted container.
+  delete env.SCANFLOW_ATTEMPT;
+  env.SCANFLOW_INPUTS = CONTAINER_INPUTS;
+  env.SCANFLOW_OUTPUTS = CONTAINER_OUTPUTS;
+  if (tracker) env.MLFLOW_RUN_ID = tracker.record.steps[step.id];
+  return env;
 }
 
 /** One tracker service per workflow that has a tracker of its own and no external URL. */
@@ -277,7 +349,7 @@ function stepImage(
   step: FlatStep,
   options: PlanOptions,
   localImages: string[]
-): Pick<PlannedStep, 'image' | 'build'> {
+): Pick<PlannedRunnable, 'image' | 'build'> {
   const built = options.built?.[step.id];
   if (built !== undefined) return { image: registryTag(built, options.registry) };
   if (step.spec.image !== undefined) {
@@ -300,14 +372,7 @@ export function refusals(graph: FlatGraph, options: PlanOptions): Problem[] {
   const { target } = options;
   const problems: Problem[] = [];
   for (const step of graph.steps) {
-    if (isService(step)) {
-      problems.push({
-        where: step.id,
-        message: `it is a service, and services are not exported yet (to ${target} or any target)`,
-        fix: 'run the workflow with `scanflow run`, which keeps its services up until Ctrl-C, or serve the model with `scanflow serve`'
-      });
-      continue;
-    }
+    if (isService(step)) problems.push(...serviceRefusals(step, target));
     const spec = step.spec;
     const built = options.built?.[step.id] !== undefined;
     if (spec.base !== undefined && !built) {
@@ -348,6 +413,7 @@ export function refusals(graph: FlatGraph, options: PlanOptions): Problem[] {
       });
     }
   }
+  problems.push(...trackerNameClashes(graph, options));
   const external = options.tracker === false ? undefined : options.tracker;
   if (external !== undefined && target !== 'compose' && isLoopback(external)) {
     problems.push({
@@ -358,6 +424,58 @@ export function refusals(graph: FlatGraph, options: PlanOptions): Problem[] {
     });
   }
   return problems;
+}
+
+/** Whether a path holds what an HTTP request line cannot carry: spaces and control characters. */
+function unsendable(path: string): boolean {
+  return [...path].some(char => char.trim() === '' || char.charCodeAt(0) < 32 || char === '\x7f');
+}
+
+/** What a target cannot express of one service. */
+function serviceRefusals(service: FlatStep<ServiceSpec>, target: Target): Problem[] {
+  const problems: Problem[] = [];
+  const path = service.spec.healthcheck?.path;
+  if (path !== undefined && unsendable(path)) {
+    problems.push({
+      where: service.id,
+      field: 'healthcheck.path',
+      message: `the healthcheck path ${JSON.stringify(path)} holds spaces or control characters, which an HTTP request line (and a Kubernetes probe) cannot carry`,
+      fix: 'percent-encode them, e.g. "/health%20check"'
+    });
+  }
+  if (target === 'k8s' && !/^[a-z]/.test(dnsName(service.id.split('.').slice(1).join('.')))) {
+    problems.push({
+      where: service.id,
+      message:
+        'its Kubernetes Service name would begin with a digit, which Service names cannot (DNS-1035)',
+      fix: 'give the service (or the workflow that holds it) a name that begins with a letter'
+    });
+  }
+  return problems;
+}
+
+/**
+ * A step or service whose DNS name is a tracker service's would take its place on the network
+ * (and in the files): refused, with the fix.
+ */
+function trackerNameClashes(graph: FlatGraph, options: PlanOptions): Problem[] {
+  if (options.tracker !== undefined) return [];
+  const root = graph.root.name;
+  const trackerNames = new Set(graph.root.tracker?.url === undefined ? ['tracker'] : []);
+  for (const container of graph.containers) {
+    const tracker = container.spec.kind === 'workflow' ? container.spec.tracker : undefined;
+    if (tracker?.scope === 'workflow' && tracker.url === undefined) {
+      trackerNames.add(dnsName(`tracker-${container.id}`, 40));
+    }
+  }
+  const names = serviceNames(graph.steps.map(s => s.id.slice(root.length + 1)));
+  return graph.steps
+    .filter((_, i) => trackerNames.has(names[i]))
+    .map(step => ({
+      where: step.id,
+      message: `its name on the deployment's network, '${names[graph.steps.indexOf(step)]}', is that of the deployment's tracker service`,
+      fix: `rename the ${step.spec.kind}, or deploy with --tracker URL (or --no-tracker)`
+    }));
 }
 
 function isLoopback(url: string): boolean {

@@ -3,18 +3,32 @@
  * service (the steps as held `replicated-job` services), then `scanflow run`'s own scheduler
  * releases the steps in dependency order through a SwarmReleaser, an Executor whose attempt is
  * one job iteration of the step's service. Retries, timeouts, skipping and cancelling are
- * therefore exactly those of `scanflow run`.
+ * therefore exactly those of `scanflow run`. A workflow's service is scaled from 0 to its
+ * replicas once its dependencies have succeeded; its dependents are released once every replica
+ * is healthy, and it stays up after the deployment is followed to its end.
  */
 import type Docker from 'dockerode';
 import type { DockerClient } from '../run/docker/client';
 import type { EventInit } from '../run/events';
-import type { AttemptOutcome, Executor, StepRequest } from '../run/executor';
+import type { AttemptOutcome, StepRequest } from '../run/executor';
 import type { StepReport } from '../run/scheduler';
-import { followContainerLogs } from './container-logs';
+import { containerTail, followContainerLogs } from './container-logs';
 import { lastLines, runCommand } from './docker-cli';
 import { DeployError } from './errors';
-import { TOKEN_VARIABLE, TRACKER_PORT, type DeploymentPlan } from './plan';
-import { releaseInOrder } from './release';
+import {
+  TOKEN_VARIABLE,
+  TRACKER_PORT,
+  type DeploymentPlan,
+  type PlannedService,
+  type PlannedStep
+} from './plan';
+import { releaseInOrder, type Releaser } from './release';
+import {
+  FAILED_TASKS_LIMIT,
+  readinessBudgetSeconds,
+  ServiceDeployError,
+  serviceFix
+} from './service-health';
 
 const POLL_MS = 100;
 
@@ -144,6 +158,7 @@ async function waitForTracker(
 interface SwarmTask {
   ID: string;
   JobIteration?: { Index: number };
+  DesiredState?: string;
   Status?: {
     State?: string;
     Err?: string;
@@ -152,32 +167,23 @@ interface SwarmTask {
   };
 }
 
-/** An Executor whose attempts are job iterations of the steps' held Swarm services. */
-export class SwarmReleaser implements Executor {
-  readonly kind = 'docker' as const;
-  readonly outputs: string;
-
+/**
+ * The releaser of a stack: a step's attempt is a job iteration of its held service; a service is
+ * scaled to its replicas.
+ */
+export class SwarmReleaser implements Releaser {
   constructor(
     private readonly plan: DeploymentPlan,
     private readonly client: DockerClient
-  ) {
-    this.outputs = plan.volume;
-  }
+  ) {}
 
-  async prepare(): Promise<void> {}
-  async open(): Promise<void> {}
-  async close(): Promise<void> {}
-
-  async runStep(request: StepRequest): Promise<AttemptOutcome> {
-    const step = this.plan.steps.find(s => s.id === request.step.id)!;
+  async runStep(step: PlannedStep, request: StepRequest): Promise<AttemptOutcome> {
     const service = this.client.docker.getService(stackService(this.plan, step.service));
     const iteration = await release(service);
     let lastLine: string | undefined;
     let following: string | undefined;
     for (;;) {
-      const tasks = (await this.client.docker.listTasks({
-        filters: JSON.stringify({ service: [stackService(this.plan, step.service)] })
-      })) as SwarmTask[];
+      const tasks = await this.tasks(step.service);
       const task = tasks.find(t => (t.JobIteration?.Index ?? -1) >= iteration);
       const state = task?.Status?.State;
       const container = task?.Status?.ContainerStatus?.ContainerID;
@@ -210,6 +216,88 @@ export class SwarmReleaser implements Executor {
       await sleep(POLL_MS);
     }
   }
+
+  /**
+   * Scales the service to its replicas and waits until that many tasks run with a healthy
+   * container (Swarm keeps a task "starting" until its healthcheck passes). Tasks that fail
+   * (exited, killed as unhealthy, rejected) are replaced by Swarm; after FAILED_TASKS_LIMIT of
+   * them, or past the readiness budget, the service is held again and fails with its last lines.
+   */
+  async startService(planned: PlannedService, signal: AbortSignal): Promise<void> {
+    const name = stackService(this.plan, planned.service);
+    const service = this.client.docker.getService(name);
+    await scale(service, planned.replicas);
+    const until = Date.now() + readinessBudgetSeconds(planned) * 1000;
+    while (!signal.aborted) {
+      const tasks = await this.tasks(planned.service);
+      const failed = tasks.filter(t =>
+        ['failed', 'rejected', 'orphaned'].includes(t.Status?.State ?? '')
+      );
+      if (failed.length >= FAILED_TASKS_LIMIT) {
+        throw await this.failure(planned, service, failed, `had ${failed.length} failed tasks`);
+      }
+      if ((await this.healthyTasks(tasks)) >= planned.replicas) return;
+      if (Date.now() > until) {
+        throw await this.failure(
+          planned,
+          service,
+          failed,
+          `was not ready within ${readinessBudgetSeconds(planned)} s`
+        );
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  private async tasks(service: string): Promise<SwarmTask[]> {
+    return (await this.client.docker.listTasks({
+      filters: JSON.stringify({ service: [stackService(this.plan, service)] })
+    })) as SwarmTask[];
+  }
+
+  /** Tasks that should run, run, and whose container is healthy (or has no healthcheck). */
+  private async healthyTasks(tasks: SwarmTask[]): Promise<number> {
+    let healthy = 0;
+    for (const task of tasks) {
+      const id = task.Status?.ContainerStatus?.ContainerID;
+      if (task.DesiredState !== 'running' || task.Status?.State !== 'running' || !id) continue;
+      const details = await this.client.docker
+        .getContainer(id)
+        .inspect()
+        .catch(() => undefined);
+      const health = details?.State.Health?.Status;
+      if (details?.State.Running && (health === undefined || health === 'healthy')) healthy++;
+    }
+    return healthy;
+  }
+
+  /** Holds the failed service (no task restarts without end) and says why, with its last lines. */
+  private async failure(
+    planned: PlannedService,
+    service: Docker.Service,
+    failed: SwarmTask[],
+    what: string
+  ): Promise<ServiceDeployError> {
+    await scale(service, 0).catch(() => undefined);
+    const last = failed.sort((a, b) =>
+      (a.Status?.Timestamp ?? '').localeCompare(b.Status?.Timestamp ?? '')
+    )[failed.length - 1];
+    const container = last?.Status?.ContainerStatus?.ContainerID;
+    const lines = container ? await containerTail(this.client.docker.getContainer(container)) : [];
+    const reason = last?.Status?.Err ? ` (last: ${last.Status.Err})` : '';
+    return new ServiceDeployError(planned, `${what}${reason}`, lines, serviceFix(planned));
+  }
+}
+
+/** Sets a replicated service's replicas. */
+async function scale(service: Docker.Service, replicas: number): Promise<void> {
+  const info = await service.inspect();
+  const spec = info.Spec as { Mode?: { Replicated?: { Replicas?: number } } } & Record<
+    string,
+    unknown
+  >;
+  spec.Mode = { Replicated: { Replicas: replicas } };
+  await service.update({ ...spec, version: info.Version.Index });
 }
 
 interface JobServiceSpec {

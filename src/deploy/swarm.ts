@@ -5,11 +5,25 @@
  * stage. The trackers are long-running services with a healthcheck and restart and update
  * policies. Retries and timeouts are the releaser's, as in `scanflow run` (a retry is a new job
  * iteration, after the same backoff), so Swarm itself never restarts a step.
+ *
+ * The workflow's services are replicated services, held at 0 replicas like the steps: the releaser
+ * scales one to its replicas once its dependencies have succeeded, and releases its dependents once
+ * every replica is healthy. Swarm restarts their tasks (condition any) and updates them start-first.
  */
 import { CONTAINER_INPUTS, CONTAINER_OUTPUTS } from '../run/docker/container-config';
 import { parseMemory } from '../workflow';
-import { deploymentVolumes, literal, literalEnv, TOKEN_REFERENCE, trackerService } from './compose';
-import type { DeploymentPlan, PlannedStep } from './plan';
+import {
+  deploymentVolumes,
+  dockerHealthcheck,
+  literal,
+  literalEnv,
+  TOKEN_REFERENCE,
+  trackerService
+} from './compose';
+import type { DeploymentPlan, PlannedRunnable, PlannedService, PlannedStep } from './plan';
+
+/** The label on a held service (step or service) that lists what it waits for (JSON). */
+export const NEEDS_LABEL = 'scanflow.needs';
 
 export interface StackDocument {
   version: string;
@@ -39,6 +53,7 @@ export function renderStack(plan: DeploymentPlan): StackDocument {
       }
     };
   }
+  for (const service of plan.services) services[service.service] = longRunning(service);
   for (const step of plan.steps) services[step.service] = stepService(step);
   return {
     version: '3.9',
@@ -53,18 +68,59 @@ export function renderStack(plan: DeploymentPlan): StackDocument {
 
 function stepService(step: PlannedStep): Record<string, unknown> {
   const { spec } = step;
-  const memory =
-    spec.resources?.memory === undefined ? undefined : parseMemory(spec.resources.memory);
-  const limits = {
-    ...(spec.resources?.cpus ? { cpus: String(spec.resources.cpus) } : {}),
-    ...(memory !== undefined ? { memory: String(memory) } : {})
-  };
+  const limits = resourceLimits(step);
   return {
-    image: step.image,
-    ...(step.command ? { command: step.command.map(literal) } : {}),
+    ...containerFields(step),
+    deploy: {
+      mode: 'replicated-job',
+      // Held: the releaser sets one completion when the step's dependencies have succeeded.
+      replicas: 0,
+      restart_policy: { condition: 'none' },
+      ...(limits ? { resources: { limits } } : {}),
+      labels: {
+        ...step.labels,
+        [NEEDS_LABEL]: JSON.stringify(step.needs),
+        ...(spec.retries ? { 'scanflow.retries': String(spec.retries) } : {})
+      }
+    }
+  };
+}
+
+/** A workflow's service: replicated, held at 0 until the releaser scales it to its replicas. */
+function longRunning(service: PlannedService): Record<string, unknown> {
+  const limits = resourceLimits(service);
+  return {
+    ...containerFields(service),
+    ...(service.healthcheck
+      ? { healthcheck: dockerHealthcheck(service.healthcheck, service.port) }
+      : {}),
+    deploy: {
+      mode: 'replicated',
+      replicas: 0,
+      // DNS round robin over the replicas' own addresses: a virtual IP needs IPVS in the kernel,
+      // which some hosts (this one) lack.
+      endpoint_mode: 'dnsrr',
+      restart_policy: { condition: 'any', delay: '1s' },
+      // A new version of the service answers before the old one stops.
+      update_config: { order: 'start-first', failure_action: 'rollback' },
+      ...(limits ? { resources: { limits } } : {}),
+      labels: {
+        ...service.labels,
+        [NEEDS_LABEL]: JSON.stringify(service.needs),
+        'scanflow.replicas': String(service.replicas)
+      }
+    }
+  };
+}
+
+/** What a step's or service's task container is: image, argv, environment, network, volumes. */
+function containerFields(runnable: PlannedRunnable): Record<string, unknown> {
+  return {
+    image: runnable.image,
+    ...(runnable.command ? { command: runnable.command.map(literal) } : {}),
     environment: {
-      ...literalEnv(step.env),
-      ...(step.token ? { MLFLOW_TRACKING_TOKEN: TOKEN_REFERENCE } : {})
+      ...literalEnv(runnable.env),
+      ...(runnable.token ? { MLFLOW_TRACKING_TOKEN: TOKEN_REFERENCE } : {})
     },
     networks: ['workflow'],
     volumes: [
@@ -72,18 +128,16 @@ function stepService(step: PlannedStep): Record<string, unknown> {
       { type: 'volume', source: 'outputs', target: CONTAINER_INPUTS, read_only: true }
     ],
     init: true,
-    labels: step.labels,
-    deploy: {
-      mode: 'replicated-job',
-      // Held: the releaser sets one completion when the step's dependencies have succeeded.
-      replicas: 0,
-      restart_policy: { condition: 'none' },
-      ...(Object.keys(limits).length ? { resources: { limits } } : {}),
-      labels: {
-        ...step.labels,
-        'scanflow.needs': JSON.stringify(step.needs),
-        ...(spec.retries ? { 'scanflow.retries': String(spec.retries) } : {})
-      }
-    }
+    labels: runnable.labels
   };
+}
+
+function resourceLimits(runnable: PlannedRunnable): Record<string, string> | undefined {
+  const resources = runnable.spec.resources;
+  const memory = resources?.memory === undefined ? undefined : parseMemory(resources.memory);
+  const limits = {
+    ...(resources?.cpus ? { cpus: String(resources.cpus) } : {}),
+    ...(memory !== undefined ? { memory: String(memory) } : {})
+  };
+  return Object.keys(limits).length ? limits : undefined;
 }

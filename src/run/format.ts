@@ -34,7 +34,8 @@ export function describeEvent(event: RunEvent): string | undefined {
     case 'step-cancelled':
       return `  stop   ${event.step}: cancelled`;
     case 'service-ready':
-      return `  ready  ${event.step}: ${event.url} (from this machine: ${event.endpoints.join(', ')})`;
+      // A deployed service (Swarm, Kubernetes) is reached on its network only: no endpoints.
+      return `  ready  ${event.step}: ${event.url}${event.endpoints.length ? ` (from this machine: ${event.endpoints.join(', ')})` : ''}`;
     case 'service-stopped':
       return `  stop   ${event.step}: ${event.reason}`;
     case 'run-finished':

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { main } from '../../src/cli/main';
-import type { NodeSpec, StepSpec, WorkflowSpec } from '../../src/workflow';
+import type { NodeSpec, ServiceSpec, StepSpec, WorkflowSpec } from '../../src/workflow';
 
 const dir = mkdtempSync(join(tmpdir(), 'scanflow-bad-export-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,43 +129,110 @@ test('100 definitions a target cannot express: one clear error each, exit 2, not
   }
 });
 
-test('a workflow with a service is refused by every target, naming the service; exit 2, nothing written', async () => {
-  const spec: WorkflowSpec = {
+/** Runs `scanflow export` of `spec` to `target`; what it printed, its exit code, whether it wrote. */
+async function exportCli(spec: WorkflowSpec, target: string, label: string, args: string[] = []) {
+  const file = join(dir, `${label}.json`);
+  writeFileSync(file, JSON.stringify(spec));
+  const out = join(dir, `${label}-${target}`);
+  let stdout = '';
+  let stderr = '';
+  const code = await main(['export', file, '--to', target, '-o', out, ...args], {
+    out: text => (stdout += text),
+    err: text => (stderr += text)
+  });
+  const problems = stderr.split('\n').filter(line => line.startsWith('  - '));
+  return { code, stdout, stderr, problems, wrote: existsSync(out) };
+}
+
+const trainStep: StepSpec = {
+  kind: 'step',
+  name: 'train',
+  image: 'scanflow/node:20',
+  command: ['node', '-e', '0']
+};
+
+function servedWith(service: Partial<ServiceSpec>, name = 'served'): WorkflowSpec {
+  return {
     kind: 'workflow',
-    name: 'served',
+    name,
     steps: [
-      { kind: 'step', name: 'train', image: 'scanflow/node:20', command: ['node', '-e', '0'] },
+      trainStep,
       {
         kind: 'service',
         name: 'api',
         image: 'scanflow/node:20',
         command: ['node', 'serve.js'],
-        port: 8080
+        port: 8080,
+        ...service
       }
     ]
   };
-  const file = join(dir, 'served.json');
-  writeFileSync(file, JSON.stringify(spec));
+}
+
+test('a workflow with a service exports to every target', async () => {
   for (const target of ['compose', 'swarm', 'k8s']) {
-    const out = join(dir, `served-${target}`);
-    let stdout = '';
-    let stderr = '';
-    const code = await main(['export', file, '--to', target, '-o', out], {
-      out: text => (stdout += text),
-      err: text => (stderr += text)
-    });
-    assert.equal(code, 2, `${target}: ${stderr}`);
-    assert.equal(stdout, '', target);
-    assert.ok(!existsSync(out), `${target}: nothing written`);
-    const problems = stderr.split('\n').filter(line => line.startsWith('  - '));
-    assert.deepEqual(
-      problems,
-      [
-        `  - served.api: it is a service, and services are not exported yet (to ${target} or any ` +
-          'target). Fix: run the workflow with `scanflow run`, which keeps its services up until ' +
-          'Ctrl-C, or serve the model with `scanflow serve`.'
-      ],
-      target
-    );
+    const result = await exportCli(servedWith({ healthcheck: { path: '/health' } }), target, 'ok');
+    assert.equal(result.code, 0, `${target}: ${result.stderr}`);
+    assert.ok(result.wrote, target);
   }
+});
+
+test('what a target cannot express of a service is refused, naming the service, the feature and the fix; exit 2, nothing written', async () => {
+  const cases: Array<{ spec: WorkflowSpec; targets: string[]; args?: string[]; problem: string }> =
+    [
+      {
+        spec: servedWith({ healthcheck: { path: '/health check' } }),
+        targets: ['compose', 'swarm', 'k8s'],
+        problem:
+          '  - served.api (healthcheck.path): the healthcheck path "/health check" holds spaces or ' +
+          'control characters, which an HTTP request line (and a Kubernetes probe) cannot carry. ' +
+          'Fix: percent-encode them, e.g. "/health%20check".'
+      },
+      {
+        spec: servedWith({ name: '2api' }),
+        targets: ['k8s'],
+        problem:
+          '  - served.2api: its Kubernetes Service name would begin with a digit, which Service ' +
+          'names cannot (DNS-1035). Fix: give the service (or the workflow that holds it) a name ' +
+          'that begins with a letter.'
+      },
+      {
+        spec: servedWith({ name: 'tracker' }),
+        targets: ['compose', 'swarm', 'k8s'],
+        problem:
+          "  - served.tracker: its name on the deployment's network, 'tracker', is that of the " +
+          "deployment's tracker service. Fix: rename the service, or deploy with --tracker URL " +
+          '(or --no-tracker).'
+      },
+      {
+        spec: servedWith({ image: undefined, dockerfile: 'Dockerfile' }),
+        targets: ['swarm'],
+        problem:
+          "  - served.api (dockerfile): its image is built from a Dockerfile, which 'docker stack " +
+          "deploy' does not build. Fix: export with --build."
+      },
+      {
+        spec: servedWith({ resources: { gpus: 1 } }),
+        targets: ['swarm'],
+        problem:
+          '  - served.api (resources.gpus): Swarm services cannot request GPUs (a stack file has ' +
+          'no device requests). Fix: export to compose or k8s, or remove resources.gpus and place ' +
+          'the step with node labels.'
+      }
+    ];
+  for (const [i, kase] of cases.entries()) {
+    for (const target of kase.targets) {
+      const result = await exportCli(kase.spec, target, `refused${i}`, kase.args);
+      assert.equal(result.code, 2, `${target}: ${result.stderr}`);
+      assert.equal(result.stdout, '', target);
+      assert.ok(!result.wrote, `${target}: nothing written`);
+      assert.deepEqual(result.problems, [kase.problem], target);
+    }
+  }
+  // A tracker of the person's own frees the name.
+  const external = await exportCli(servedWith({ name: 'tracker' }), 'compose', 'external', [
+    '--tracker',
+    'http://mlflow.example:5000'
+  ]);
+  assert.equal(external.code, 0, external.stderr);
 });

@@ -19,6 +19,9 @@ import {
   HELLO,
   HELLO_OUTPUTS,
   NOTHING,
+  assertServed,
+  brokenServiceWorkflow,
+  servedWorkflow,
   deploymentName,
   deploymentObjects,
   freshDir,
@@ -219,5 +222,44 @@ describe('scanflow deploy --to compose', () => {
       (await listDeployments()).find(d => d.name === deployment.name),
       undefined
     );
+  });
+});
+
+describe('scanflow deploy --to compose: services', () => {
+  test('step -> service (2 replicas, healthcheck) -> step that calls it: the caller succeeds, the service stays up until undeploy', async () => {
+    const deployment = deploy(servedWorkflow('served'), 'served');
+    const result = await deployment.done;
+    await assertServed(deployment, result);
+    // Each replica is published on this machine's loopback only, and answers there.
+    const ready = deployment.history().find(e => e.type === 'service-ready');
+    assert.ok(ready?.type === 'service-ready');
+    assert.equal(ready.endpoints.length, 2);
+    for (const endpoint of ready.endpoints) {
+      assert.match(endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.match(await (await fetch(`${endpoint}/`)).text(), /^hello from replica/);
+    }
+    await undeploy(deployment.name);
+    assert.deepEqual(await deploymentObjects(deployment.name), NOTHING);
+  });
+
+  test('a service whose containers keep exiting fails the deployment with its last lines; what needs it never starts', async () => {
+    const deployment = deploy(brokenServiceWorkflow('unserved'), 'unserved');
+    const result = await deployment.done;
+    assert.equal(result.status, 'failed');
+    assert.match(
+      result.error!.message,
+      /^step unserved\.api: the service had its containers restarted \d+ times \(last exit code 4\); its last lines: cannot serve: no model here.*Fix: check that it listens on port 8080/
+    );
+    assert.deepEqual(Object.fromEntries(result.steps.map(s => [s.id, s.status])), {
+      'unserved.api': 'failed',
+      'unserved.call': 'skipped'
+    });
+    // Stopped, not restarted without end.
+    const running = await docker.listContainers({
+      filters: JSON.stringify({
+        label: [`scanflow.step=unserved.api`, `scanflow.run=${deployment.id}`]
+      })
+    });
+    assert.equal(running.length, 0);
   });
 });

@@ -1,4 +1,5 @@
 /** Shared by the deploy tests: exports into fresh folders, tracked metrics, what is left. */
+import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,9 @@ import { loadRecordedRun } from '../../src/track/recorder';
 import { RestStore } from '../../src/track/rest-store';
 import { SqliteStore } from '../../src/track/sqlite-store';
 import type { TrackingStore } from '../../src/track/store';
-import { docker } from '../run/helpers';
+import type { RunResult, WorkflowRun } from '../../src/run/run';
+import type { WorkflowSpec } from '../../src/workflow';
+import { callerStep, docker, httpService, nodeStep, wf } from '../run/helpers';
 
 export const ROOT = join(__dirname, '..', '..');
 export const HELLO = join(ROOT, 'examples', 'hello', 'workflow.ts');
@@ -115,3 +118,84 @@ export const HELLO_OUTPUTS = [
   'mean/model.json',
   'best/name.txt'
 ];
+
+/**
+ * A step that writes a model, a service with 2 replicas that serves once that model is in its
+ * inputs (a /health path, probed every half second), and a step that succeeds only if the service
+ * answered it at $SCANFLOW_SERVICE_API_URL.
+ */
+export function servedWorkflow(name: string): WorkflowSpec {
+  const service = httpService('api', {
+    replicas: 2,
+    inputs: ['model'],
+    healthcheck: { path: '/health', interval: 0.5 }
+  });
+  // It refuses to start without the model, which the step before it wrote.
+  service.command = [
+    'node',
+    '-e',
+    "require('fs').readFileSync(process.env.SCANFLOW_INPUTS+'/model/weights');" +
+      service.command![2]
+  ];
+  return wf(name, [
+    nodeStep(
+      'train',
+      "fs.mkdirSync(O+'/model',{recursive:true});fs.writeFileSync(O+'/model/weights','42')",
+      { outputs: ['model'] }
+    ),
+    service,
+    callerStep('call', 'api')
+  ]);
+}
+
+/** A service whose command ends at once, printing why, and a step that needs it. */
+export function brokenServiceWorkflow(name: string): WorkflowSpec {
+  return wf(name, [
+    {
+      ...httpService('api', { healthcheck: { path: '/health', interval: 0.5 } }),
+      command: ['node', '-e', "console.log('cannot serve: no model here');process.exit(4)"]
+    },
+    callerStep('call', 'api')
+  ]);
+}
+
+/**
+ * What a deployment of servedWorkflow must have done: the caller succeeded after the service was
+ * ready, and the service is still up (2 healthy replicas) now that the deployment was followed to
+ * its end.
+ */
+export async function assertServed(deployment: WorkflowRun, result: RunResult): Promise<void> {
+  const name = result.workflow;
+  assert.equal(result.status, 'succeeded', result.error?.message);
+  assert.deepEqual(Object.fromEntries(result.steps.map(s => [s.id, s.status])), {
+    [`${name}.train`]: 'succeeded',
+    [`${name}.api`]: 'ready',
+    [`${name}.call`]: 'succeeded'
+  });
+  const events = deployment.history();
+  const at = (type: string, step: string) =>
+    events.findIndex(e => e.type === type && 'step' in e && e.step === step);
+  assert.ok(at('step-succeeded', `${name}.train`) < at('step-running', `${name}.api`));
+  assert.ok(at('service-ready', `${name}.api`) < at('step-running', `${name}.call`));
+  const ready = events[at('service-ready', `${name}.api`)];
+  assert.equal(ready.type === 'service-ready' && ready.url, 'http://api:8080');
+  const answers = events.filter(
+    e => e.type === 'step-log' && e.step === `${name}.call` && e.line.startsWith('answer: ')
+  );
+  assert.equal(answers.length, 1, 'the caller printed the answer');
+  assert.match(
+    answers[0].type === 'step-log' ? answers[0].line : '',
+    /^answer: hello from replica/
+  );
+
+  const replicas = await docker.listContainers({
+    filters: JSON.stringify({
+      label: [`scanflow.step=${name}.api`, `scanflow.run=${deployment.id}`]
+    })
+  });
+  assert.equal(replicas.length, 2, 'both replicas still run');
+  assert.ok(
+    replicas.every(c => c.Status.includes('(healthy)')),
+    replicas.map(c => c.Status).join()
+  );
+}

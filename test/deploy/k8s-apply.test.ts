@@ -26,6 +26,7 @@ import {
 import { planDeployment } from '../../src/deploy/plan';
 import { mnistWorkflow } from '../../src/demo/mnist/workflow';
 import { flatten, type WorkflowSpec } from '../../src/workflow';
+import { servedWorkflow } from './helpers';
 import { kubectl, startCluster, type Cluster } from './k8s-cluster';
 
 const root = join(__dirname, '..', '..');
@@ -209,4 +210,39 @@ describe('Kubernetes exports on a real API server', { skip }, () => {
     assert.notEqual(missing.code, 0, 'the Workflow was not created');
     assert.match(missing.stderr, /NotFound|not found/);
   });
+
+  for (const flavor of ['argo', 'jobs'] as const) {
+    test(`a workflow with a service (${flavor}) is accepted: its Service, its Deployment and the Workflow or Jobs`, async () => {
+      const namespace = `served-${flavor}`;
+      const { plan, manifests: list } = manifests(servedWorkflow('served'), flavor, namespace);
+      const result = await apply(cluster.kubeconfig, yaml(list));
+      assert.equal(result.code, 0, result.stderr);
+      let deployment: IDeployment;
+      if (flavor === 'argo') {
+        // The Deployment is applied by the Workflow's resource task: the server validates it
+        // (strictly, as Argo's executor would send it) when we apply it the same way.
+        const workflow = list.find((m): m is ArgoWorkflow => m.kind === 'Workflow')!;
+        const template = workflow.spec.templates.find(t => t.resource)!;
+        const dryRun = await kubectl(
+          cluster.kubeconfig,
+          ['apply', '--server-side', '--validate=strict', '--dry-run=server', '-f', '-'],
+          template.resource!.manifest
+        );
+        assert.equal(dryRun.code, 0, dryRun.stderr);
+        deployment = JSON.parse(template.resource!.manifest) as IDeployment;
+        const items = await readBack(cluster.kubeconfig, namespace);
+        const main = get(items, 'Workflow', namespace).spec.templates.find(t => t.dag)!;
+        assert.deepEqual(main.dag!.tasks.find(t => t.name === 'call')!.dependencies, ['api']);
+      } else {
+        deployment = get(await readBack(cluster.kubeconfig, namespace), 'Deployment', 'api');
+        assert.equal(deployment.spec!.replicas, 0);
+      }
+      const service = get(await readBack(cluster.kubeconfig, namespace), 'Service', 'api');
+      assert.equal(service.spec!.ports![0].port, 8080);
+      assert.ok(service.spec!.clusterIP, 'the server gave the Service an address');
+      const container = deployment.spec!.template.spec!.containers[0];
+      assert.equal(container.readinessProbe?.httpGet?.path, '/health');
+      assert.equal(plan.services[0].url, 'http://api:8080');
+    });
+  }
 });

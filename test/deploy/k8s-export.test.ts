@@ -32,6 +32,7 @@ import {
 import { planDeployment, type DeploymentPlan, type PlanOptions } from '../../src/deploy/plan';
 import { mnistWorkflow } from '../../src/demo/mnist/workflow';
 import { enclosingWorkflow, stepEnvironment } from '../../src/run/step-env';
+import { servedWorkflow } from './helpers';
 import { flatten, parseMemory, step, workflow, type WorkflowSpec } from '../../src/workflow';
 
 const root = join(__dirname, '..', '..');
@@ -99,7 +100,13 @@ function validateWorkflow(workflow: ArgoWorkflow): void {
   assert.ok(entry?.dag, `the entrypoint ${spec.entrypoint} is a dag template`);
   const tasks = new Set(entry.dag.tasks.map(t => t.name));
   for (const task of entry.dag.tasks) {
-    assert.ok(templates.get(task.template)?.container, `task ${task.name}: a container template`);
+    const template = templates.get(task.template);
+    // A service's task applies its Deployment (a resource template), which must be valid too.
+    if (template?.resource) {
+      new Deployment(JSON.parse(template.resource.manifest)).validate();
+    } else {
+      assert.ok(template?.container, `task ${task.name}: a container template`);
+    }
     for (const need of task.dependencies ?? []) assert.ok(tasks.has(need), `${task.name}: ${need}`);
   }
   const volumes = new Set(spec.volumes.map(v => v.name));
@@ -525,5 +532,63 @@ describe('renderKubernetes', () => {
     const workflow = workflowOf(render(plan(hello)));
     workflow.spec.templates[1].container!.volumeMounts![0].mountPath = 42 as unknown as string;
     assert.throws(() => validate(workflow), /mountPath must be string/);
+  });
+
+  it('services: a Deployment (readiness probe) behind a ClusterIP Service, after its dependencies, before its dependents, in both flavors', () => {
+    const served = servedWorkflow('served');
+    const p = plan(served);
+    for (const flavor of ['argo', 'jobs'] as const) {
+      const manifests = render(p, flavor);
+      manifests.forEach(m => assert.doesNotThrow(() => validate(m), `${flavor}: ${m.kind}`));
+      const [service] = ofKind(manifests, 'Service').filter(s => s.metadata!.name === 'api');
+      assert.deepEqual(service.spec!.ports, [{ name: 'http', port: 8080, targetPort: 8080 }]);
+      assert.equal(service.spec!.type, 'ClusterIP');
+      let deployment: Extract<KubernetesManifest, { kind: 'Deployment' }>;
+      if (flavor === 'argo') {
+        const workflow = workflowOf(manifests);
+        const main = workflow.spec.templates.find(t => t.name === 'main')!;
+        assert.deepEqual(
+          Object.fromEntries(main.dag!.tasks.map(t => [t.name, t.dependencies ?? []])),
+          { train: [], api: ['train'], call: ['api'] }
+        );
+        const template = workflow.spec.templates.find(t => t.name === 'step-api')!;
+        assert.equal(template.resource!.action, 'apply');
+        assert.equal(template.resource!.successCondition, 'status.availableReplicas > 1');
+        assert.equal(template.resource!.setOwnerReference, false, 'it outlives the Workflow');
+        deployment = JSON.parse(template.resource!.manifest);
+        assert.equal(deployment.spec!.replicas, 2);
+        // The executor applies it, so its service account may.
+        const role = ofKind(manifests, 'Role')[0];
+        assert.ok(role.rules!.some(r => r.resources!.includes('deployments')));
+      } else {
+        deployment = ofKind(manifests, 'Deployment').find(d => d.metadata!.name === 'api')!;
+        assert.equal(deployment.spec!.replicas, 0, 'held until scanflow releases it');
+        assert.equal(deployment.metadata!.annotations!['scanflow.replicas'], '2');
+        assert.deepEqual(JSON.parse(deployment.metadata!.annotations!['scanflow.needs']), [
+          'train'
+        ]);
+      }
+      assert.deepEqual(deployment.spec!.selector.matchLabels, service.spec!.selector);
+      const pod = deployment.spec!.template;
+      for (const [key, value] of Object.entries(service.spec!.selector!)) {
+        assert.equal(pod.metadata!.labels![key], value);
+      }
+      const container = pod.spec!.containers[0];
+      assert.deepEqual(container.readinessProbe, {
+        httpGet: { path: '/health', port: 8080 },
+        periodSeconds: 1,
+        timeoutSeconds: 2,
+        failureThreshold: 30
+      });
+      // The environment `scanflow run` gives it, and every step knows the service's URL.
+      const env = environment(container);
+      assert.equal(env.SCANFLOW_SERVICE_PORT, '8080');
+      assert.equal(env.SCANFLOW_STEP, 'served.api');
+      assert.equal(env.SCANFLOW_SERVICE_API_URL, 'http://api:8080');
+      assert.equal(
+        environment(stepContainers(manifests).get('call')!).SCANFLOW_SERVICE_API_URL,
+        'http://api:8080'
+      );
+    }
   });
 });

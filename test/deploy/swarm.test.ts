@@ -16,6 +16,9 @@ import { RestStore } from '../../src/track/rest-store';
 import {
   HELLO,
   NOTHING,
+  assertServed,
+  brokenServiceWorkflow,
+  servedWorkflow,
   deploymentName,
   deploymentObjects,
   freshDir,
@@ -163,5 +166,51 @@ describe('swarm', () => {
     assert.ok(interrupted, result.stdout + result.stderr);
     assert.equal(result.code, 130, result.stderr);
     assert.deepEqual(await deploymentObjects(name), NOTHING);
+  });
+});
+
+describe('swarm: services', () => {
+  test('step -> service (2 replicas, dnsrr, healthcheck) -> step that calls it: released in order, the service stays up until undeploy', async () => {
+    const deployment = deploy(servedWorkflow('served'), 'served-swarm');
+    const result = await deployment.done;
+    await assertServed(deployment, result);
+    const [service] = await docker.listServices({
+      filters: JSON.stringify({ name: [`${deployment.name}_api`] })
+    });
+    const spec = service.Spec as {
+      Mode?: { Replicated?: { Replicas?: number } };
+      EndpointSpec?: { Mode?: string };
+      UpdateConfig?: { Order?: string };
+      TaskTemplate?: { RestartPolicy?: { Condition?: string } };
+    };
+    assert.equal(spec.Mode?.Replicated?.Replicas, 2);
+    assert.equal(spec.EndpointSpec?.Mode, 'dnsrr');
+    assert.equal(spec.UpdateConfig?.Order, 'start-first');
+    assert.equal(spec.TaskTemplate?.RestartPolicy?.Condition, 'any');
+    // The caller's task was created only once the service's tasks ran healthy.
+    const [call] = await tasksOf(deployment.name, 'call');
+    const api = await tasksOf(deployment.name, 'api');
+    assert.ok(api.every(t => Date.parse(call.CreatedAt) >= Date.parse(t.CreatedAt)));
+    await undeploy(deployment.name);
+    assert.deepEqual(await deploymentObjects(deployment.name), NOTHING);
+  });
+
+  test('a service whose tasks keep failing fails the deployment with its last lines, and is held at 0', async () => {
+    const deployment = deploy(brokenServiceWorkflow('unserved'), 'unserved-swarm');
+    const result = await deployment.done;
+    assert.equal(result.status, 'failed');
+    assert.match(
+      result.error!.message,
+      /^step unserved\.api: the service had 3 failed tasks \(last: task: non-zero exit \(4\)\); its last lines: cannot serve: no model here\. Fix: /
+    );
+    assert.deepEqual(Object.fromEntries(result.steps.map(s => [s.id, s.status])), {
+      'unserved.api': 'failed',
+      'unserved.call': 'skipped'
+    });
+    const [service] = await docker.listServices({
+      filters: JSON.stringify({ name: [`${deployment.name}_api`] })
+    });
+    const mode = (service.Spec as { Mode?: { Replicated?: { Replicas?: number } } }).Mode;
+    assert.equal(mode?.Replicated?.Replicas, 0);
   });
 });
