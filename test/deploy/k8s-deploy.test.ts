@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import type { IPod } from 'kubernetes-models/v1/Pod';
@@ -27,9 +28,10 @@ import { planDeployment, type DeploymentPlan } from '../../src/deploy/plan';
 import type { EventInit } from '../../src/run/events';
 import { newRunId } from '../../src/run/run';
 import type { StepReport } from '../../src/run/scheduler';
-import { step, workflow, type WorkflowSpec } from '../../src/workflow';
+import { step, workflow, type ServiceSpec, type WorkflowSpec } from '../../src/workflow';
 import { kubectl, startCluster, type Cluster } from './k8s-cluster';
 import { scanflow, writeDefinition } from '../run/helpers';
+import { servedWorkflow } from './helpers';
 
 const root = join(__dirname, '..', '..');
 const bin = join(process.env.SCANFLOW_CACHE ?? '/var/cache/scanflow', 'k8s/v1.37.2/bin');
@@ -263,6 +265,63 @@ describe('scanflow deploy --to k8s (Jobs) on a simulated cluster', { skip }, () 
         }
       }
       console.log(`hello deployed in ${durationMs} ms`);
+    }
+  );
+
+  test(
+    "a service's Deployment is scaled up after its needs; its dependents are released once it is available, and it stays up",
+    DEPLOY,
+    async () => {
+      const { plan, reports, events } = await deploy(servedWorkflow('served'), 'served-k8s');
+      assert.deepEqual(
+        Object.fromEntries(
+          [...reports].map(([id, r]) => [id, `${r.status} ${r.error?.message ?? ''}`.trim()])
+        ),
+        { 'served.train': 'succeeded', 'served.api': 'ready', 'served.call': 'succeeded' }
+      );
+      const order = events
+        .filter(e => ['step-succeeded', 'step-running', 'service-ready'].includes(e.type))
+        .map(e => `${e.type} ${'step' in e ? e.step : ''}`);
+      const at = (entry: string) => order.indexOf(entry);
+      assert.ok(at('step-succeeded served.train') < at('step-running served.api'), order.join());
+      assert.ok(at('service-ready served.api') < at('step-running served.call'), order.join());
+      // Followed to its end, the service is still there with every replica available.
+      const deployment = await getJson<IDeployment>(kubeconfig, [
+        'deployment',
+        '-n',
+        plan.name,
+        'api'
+      ]);
+      assert.equal(deployment.spec!.replicas, 2);
+      assert.equal(deployment.status!.availableReplicas, 2);
+    }
+  );
+
+  test(
+    'a service whose pods fail fails the deployment, is held at 0, and its dependents never run',
+    DEPLOY,
+    async (t: TestContext) => {
+      if (noStages) return t.skip(noStages);
+      const spec = servedWorkflow('unserved');
+      const api = spec.steps[1] as ServiceSpec;
+      api.image = FAILS;
+      const { plan, reports } = await deploy(spec, 'unserved-k8s');
+      const failed = reports.get('unserved.api')!;
+      assert.equal(failed.status, 'failed');
+      assert.match(
+        failed.error!.message,
+        /^step unserved\.api: the service (its pod failed|container main restarted)/
+      );
+      assert.equal(reports.get('unserved.call')!.status, 'skipped');
+      const deployment = await getJson<IDeployment>(kubeconfig, [
+        'deployment',
+        '-n',
+        plan.name,
+        'api'
+      ]);
+      assert.equal(deployment.spec!.replicas, 0, 'held again');
+      const jobs = await jobsOf(kubeconfig, plan.name);
+      assert.equal(jobs.get('call')!.spec!.suspend, true, 'the caller was never released');
     }
   );
 
