@@ -14,7 +14,16 @@ import { bundleSteps } from '../../src/demo/mnist/bundle';
 import { mnistWorkflow } from '../../src/demo/mnist/workflow';
 import { runWorkflow, type RunEvent } from '../../src/run';
 import type { WorkflowSpec } from '../../src/workflow';
-import { docker, nodeStep, readVolumeFile, removeRunVolumes, testRunId, wf } from '../run/helpers';
+import {
+  docker,
+  nodeStep,
+  readVolumeFile,
+  removeRunVolumes,
+  scanflow,
+  testRunId,
+  wf,
+  writeDefinition
+} from '../run/helpers';
 import {
   HELLO,
   HELLO_OUTPUTS,
@@ -262,4 +271,32 @@ describe('scanflow deploy --to compose: services', () => {
     });
     assert.equal(running.length, 0);
   });
+
+  test(
+    '`scanflow deploy` as typed exits 0 once the service is ready, leaving it up; `undeploy` leaves nothing',
+    { timeout: 120_000 },
+    async () => {
+      const file = writeDefinition(servedWorkflow('typed'));
+      // The deployment is named after the workflow, as typed.
+      deployed.push('typed');
+      // The command must end by itself: nothing it followed (e.g. a service's log) keeps it alive.
+      const deployedCli = await scanflow(['deploy', file, '--to', 'compose', '-q']);
+      assert.equal(deployedCli.code, 0, deployedCli.stderr);
+      assert.match(
+        deployedCli.stdout,
+        /^ {2}ready {2}typed\.api: http:\/\/api:8080 \(from this machine: /m
+      );
+      assert.match(
+        deployedCli.stdout,
+        /service typed\.api stays up: 2 replicas at http:\/\/api:8080/
+      );
+      const replicas = await docker.listContainers({
+        filters: JSON.stringify({ label: ['scanflow.deployment=typed', 'scanflow.step=typed.api'] })
+      });
+      assert.equal(replicas.length, 2);
+      const removed = await scanflow(['undeploy', 'typed']);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.deepEqual(await deploymentObjects('typed'), NOTHING);
+    }
+  );
 });
