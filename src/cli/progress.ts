@@ -36,7 +36,9 @@ export class ProgressDisplay {
       this.running.set(event.step, event.step);
     }
     if (event.type === 'service-ready') {
-      this.running.set(event.step, `${event.step} (${event.endpoints.join(', ')})`);
+      // Deployed services have no endpoint on this machine: then their URL says where they are.
+      const where = event.endpoints.length ? event.endpoints.join(', ') : event.url;
+      this.running.set(event.step, `${event.step} (${where})`);
     }
     if (
       [
