@@ -25,9 +25,13 @@ export function runCommand(
     let stdout = '';
     let stderr = '';
     let partial = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => {
-      const text = chunk.toString();
+    // Decoded by a stream decoder, not chunk by chunk: a character split across two chunks would
+    // otherwise come out as two replacement characters, differently at every run.
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.on('data', (chunk: string) => {
+      const text = chunk;
       stderr += text;
       if (options.onLine) {
         const lines = (partial + text).split(/\r?\n/);
