@@ -151,15 +151,12 @@ function longRunning(plan: DeploymentPlan, service: PlannedService): Record<stri
   };
 }
 
-/** What a step's or service's container is: image, argv, environment, network, volumes. */
-function containerFields(runnable: PlannedRunnable): Record<string, unknown> {
-  const resources = runnable.spec.resources;
-  const memory = resources?.memory === undefined ? undefined : parseMemory(resources.memory);
+/**
+ * What a step's or service's container is under compose and Swarm alike: argv, environment,
+ * the deployment's network and its outputs volume.
+ */
+export function runnableFields(runnable: PlannedRunnable): Record<string, unknown> {
   return {
-    ...(runnable.image ? { image: runnable.image } : {}),
-    ...(runnable.build
-      ? { build: { context: runnable.build.context, dockerfile: runnable.build.dockerfile } }
-      : {}),
     ...(runnable.command ? { command: runnable.command.map(literal) } : {}),
     environment: {
       ...literalEnv(runnable.env),
@@ -170,7 +167,20 @@ function containerFields(runnable: PlannedRunnable): Record<string, unknown> {
       { type: 'volume', source: 'outputs', target: CONTAINER_OUTPUTS },
       { type: 'volume', source: 'outputs', target: CONTAINER_INPUTS, read_only: true }
     ],
-    init: true,
+    init: true
+  };
+}
+
+/** What a step's or service's container is: image, argv, environment, network, volumes. */
+function containerFields(runnable: PlannedRunnable): Record<string, unknown> {
+  const resources = runnable.spec.resources;
+  const memory = resources?.memory === undefined ? undefined : parseMemory(resources.memory);
+  return {
+    ...(runnable.image ? { image: runnable.image } : {}),
+    ...(runnable.build
+      ? { build: { context: runnable.build.context, dockerfile: runnable.build.dockerfile } }
+      : {}),
+    ...runnableFields(runnable),
     ...(resources?.cpus ? { cpus: resources.cpus } : {}),
     ...(memory !== undefined ? { mem_limit: memory } : {}),
     // An external tracker on this machine's loopback is reached as host.docker.internal.

@@ -10,16 +10,8 @@
  * scales one to its replicas once its dependencies have succeeded, and releases its dependents once
  * every replica is healthy. Swarm restarts their tasks (condition any) and updates them start-first.
  */
-import { CONTAINER_INPUTS, CONTAINER_OUTPUTS } from '../run/docker/container-config';
 import { parseMemory } from '../workflow';
-import {
-  deploymentVolumes,
-  dockerHealthcheck,
-  literal,
-  literalEnv,
-  TOKEN_REFERENCE,
-  trackerService
-} from './compose';
+import { deploymentVolumes, dockerHealthcheck, runnableFields, trackerService } from './compose';
 import type { DeploymentPlan, PlannedRunnable, PlannedService, PlannedStep } from './plan';
 
 /** The label on a held service (step or service) that lists what it waits for (JSON). */
@@ -117,17 +109,7 @@ function longRunning(service: PlannedService): Record<string, unknown> {
 function containerFields(runnable: PlannedRunnable): Record<string, unknown> {
   return {
     image: runnable.image,
-    ...(runnable.command ? { command: runnable.command.map(literal) } : {}),
-    environment: {
-      ...literalEnv(runnable.env),
-      ...(runnable.token ? { MLFLOW_TRACKING_TOKEN: TOKEN_REFERENCE } : {})
-    },
-    networks: ['workflow'],
-    volumes: [
-      { type: 'volume', source: 'outputs', target: CONTAINER_OUTPUTS },
-      { type: 'volume', source: 'outputs', target: CONTAINER_INPUTS, read_only: true }
-    ],
-    init: true,
+    ...runnableFields(runnable),
     labels: runnable.labels
   };
 }
