@@ -13,6 +13,7 @@ import { EngineError, RunError, StepFailedError, StepTimeoutError } from './erro
 import type { EventInit, StepRunStatus } from './events';
 import type { Executor } from './executor';
 import { runService } from './services';
+import { sleep } from './sleep';
 import {
   enclosingWorkflow,
   parameterArguments,
@@ -323,16 +324,4 @@ async function stepExtras(
     });
     return {};
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise(resolve => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 }

@@ -22,6 +22,7 @@ import {
 import type { EventInit } from './events';
 import type { Executor, RunningService, ServiceExit } from './executor';
 import type { StepReport } from './scheduler';
+import { sleep } from './sleep';
 
 export interface ServiceRun {
   service: FlatStep<ServiceSpec>;
@@ -193,7 +194,7 @@ async function probeUntilHealthy(
         service.spec.port
       );
     }
-    await delay(interval * 1000, stopped);
+    await sleep(interval * 1000, stopped);
   }
 }
 
@@ -257,17 +258,5 @@ function aborted(signal: AbortSignal): Promise<undefined> {
   return new Promise(resolve => {
     if (signal.aborted) resolve(undefined);
     else signal.addEventListener('abort', () => resolve(undefined), { once: true });
-  });
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise(resolve => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
   });
 }
